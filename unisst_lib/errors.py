@@ -1,0 +1,48 @@
+"""Exceptions raised by unisst for bad input.
+
+Every message says what was wrong and what to do about it. Catch
+:class:`UnisstError` to handle them all (the ``unisst`` command turns them into
+a one-line ``error: ...`` and exit code 2).
+"""
+
+from __future__ import annotations
+
+
+class UnisstError(Exception):
+    """Base class of every error unisst raises on purpose."""
+
+
+class ManifestError(UnisstError, ValueError):
+    """data_manifest.yaml (or a config) is missing, malformed or inconsistent."""
+
+
+class DataNotFoundError(UnisstError, FileNotFoundError):
+    """A data set the manifest names is not on disk."""
+
+
+class DataFormatError(UnisstError, ValueError):
+    """A file opened but does not hold what unisst needs (variable, axes, units)."""
+
+
+class SSTVariableNotFoundError(DataFormatError):
+    """No sea-surface-temperature variable in a data set."""
+
+
+class GridError(DataFormatError):
+    """Missing or unusable latitude/longitude/time axes, or a grid too small."""
+
+
+class CloudDataError(DataFormatError):
+    """A cloud (liquid water path) array of the wrong rank, shape, dtype or units."""
+
+
+class ThresholdError(UnisstError, ValueError):
+    """A liquid-water-path threshold outside the physical range."""
+
+
+class CorruptFileError(UnisstError, OSError):
+    """A file exists but cannot be read: truncated, corrupt or not the claimed format."""
+
+
+class ChecksumError(CorruptFileError):
+    """A file's checksum differs from the one the manifest or the server gives."""
