@@ -1,0 +1,139 @@
+"""The ``unisst`` command line.
+
+Every sub-command calls one library function; errors that unisst raises on
+purpose (:class:`unisst_lib.errors.UnisstError`) end as a one-line
+``error: …`` on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from unisst_lib import __version__
+from unisst_lib.errors import UnisstError
+
+log = logging.getLogger("unisst")
+
+
+def _cmd_data_make(args: argparse.Namespace) -> int:
+    from unisst_lib.paths import data_dir
+    from unisst_lib.twin.make import make_twin
+
+    t0 = time.perf_counter()
+    files = make_twin(args.size, args.out, overwrite=args.overwrite, progress=not args.quiet)
+    root = data_dir(args.out)
+    for f in files:
+        how = f"generated in {f.seconds:.1f} s" if f.seconds else "already there"
+        print(f"{f.path}  {f.kind} {'x'.join(map(str, f.shape))}  ({how})")
+    print(f"twin '{args.size}' ready in {root} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _cmd_data_summary(args: argparse.Namespace) -> int:
+    from unisst_lib.summary import format_summary, summarise_clouds, summarise_sst, summary_dict
+
+    ssts = [summarise_sst(name, root=args.dir) for name in args.datasets]
+    clouds = [summarise_clouds(args.clouds, root=args.dir)]
+    if args.json:
+        print(json.dumps(summary_dict(ssts, clouds), indent=2))
+    else:
+        print(format_summary(ssts, clouds))
+    return 0
+
+
+def _cmd_data_checksums(args: argparse.Namespace) -> int:
+    from unisst_lib.manifest import load_manifest
+    from unisst_lib.paths import data_dir
+    from unisst_lib.twin.make import sha256
+
+    m = load_manifest()
+    root = data_dir(args.dir)
+    files = [m.sst_dataset(n).file for n in ("twin_train_val", "twin_test")]
+    files.append(m.cloud_dataset("twin").file)
+    for rel in files:
+        print(f"{rel}: {sha256(root / rel)}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from unisst_lib.summary import format_summary, summarise_clouds, summarise_sst
+    from unisst_lib.twin.make import make_twin
+
+    t0 = time.perf_counter()
+    files = make_twin(args.size, args.out, progress=not args.quiet)
+    for f in files:
+        how = f"generated in {f.seconds:.1f} s" if f.seconds else "cached"
+        print(f"{f.path}: {'x'.join(map(str, f.shape))} ({how})")
+    ssts = [summarise_sst(n, root=args.out) for n in ("twin_train_val", "twin_test")]
+    clouds = [summarise_clouds("twin", root=args.out)]
+    print()
+    print(format_summary(ssts, clouds))
+    print(f"\ndemo finished in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unisst",
+        description="Unsupervised gap filling of cloudy SST sequences (UNISST).",
+    )
+    parser.add_argument("--version", action="version", version=f"unisst {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="build, inspect and verify data sets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+
+    make = data_sub.add_parser("make", help="generate the embedded default data set (the twin)")
+    make.add_argument("--size", choices=("full", "tiny"), default="full")
+    make.add_argument("--out", default=None, help="data directory ($UNISST_DATA_DIR or ./data)")
+    make.add_argument("--overwrite", action="store_true", help="regenerate existing files")
+    make.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    make.set_defaults(func=_cmd_data_make)
+
+    summ = data_sub.add_parser("summary", help="statistics of the data on disk")
+    summ.add_argument("--dir", default=None, help="data directory")
+    summ.add_argument(
+        "--datasets", nargs="+", default=["twin_train_val", "twin_test"], help="SST data sets"
+    )
+    summ.add_argument("--clouds", default="twin", help="cloud data set")
+    summ.add_argument("--json", action="store_true", help="print JSON")
+    summ.set_defaults(func=_cmd_data_summary)
+
+    chk = data_sub.add_parser("checksums", help="SHA-256 of the twin's files")
+    chk.add_argument("--dir", default=None, help="data directory")
+    chk.set_defaults(func=_cmd_data_checksums)
+
+    demo = sub.add_parser("demo", help="the main job on the embedded default (make demo)")
+    demo.add_argument("--size", choices=("full", "tiny"), default="full")
+    demo.add_argument("--out", default=None, help="data directory")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``unisst`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UnisstError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
