@@ -77,6 +77,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from unisst_lib.train import load_config, train
+
+    overrides: dict = {}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.device is not None:
+        overrides["device"] = args.device
+    data: dict = {}
+    if args.data_dir is not None:
+        data["data_dir"] = args.data_dir
+    if args.threshold is not None:
+        data["threshold_gm2"] = args.threshold
+    if data:
+        overrides["data"] = data
+    cfg = load_config(args.config, **overrides)
+    res = train(cfg, args.out, resume=not args.no_resume, progress=not args.no_progress)
+    if res.last_eval:
+        e = res.last_eval
+        print(
+            f"step {res.step}: withheld-pixel RMSE {e['holdout_rmse_c']:.3f} °C "
+            f"(best {res.best_holdout_rmse_c:.3f}); RMSE on occluded pixels "
+            f"{e['rmse_occluded_c']:.3f} °C vs {e['mean_fill_rmse_occluded_c']:.3f} °C for "
+            f"the sequence mean; {res.seconds:.0f} s"
+        )
+    print(f"checkpoints in {res.out_dir / 'checkpoints'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unisst",
@@ -108,6 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     chk = data_sub.add_parser("checksums", help="SHA-256 of the twin's files")
     chk.add_argument("--dir", default=None, help="data directory")
     chk.set_defaults(func=_cmd_data_checksums)
+
+    tr = sub.add_parser("train", help="train a UNISST model (resumes from OUT if possible)")
+    tr.add_argument("--config", default="fast", help="tiny, fast, paper or a YAML file")
+    tr.add_argument("--out", required=True, help="run directory")
+    tr.add_argument("--steps", type=int, default=None, help="generator updates (override)")
+    tr.add_argument("--threshold", type=float, default=None, help="LWP threshold, g m-2")
+    tr.add_argument("--data-dir", default=None, help="data directory (override)")
+    tr.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 (override)")
+    tr.add_argument("--no-resume", action="store_true", help="start afresh")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_cmd_train)
 
     demo = sub.add_parser("demo", help="the main job on the embedded default (make demo)")
     demo.add_argument("--size", choices=("full", "tiny"), default="full")

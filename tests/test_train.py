@@ -1,0 +1,234 @@
+"""Training: runs, resumes exactly, never reads the truth, refuses bad checkpoints/configs."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unisst_lib.config import ConfigError
+from unisst_lib.errors import CorruptFileError, DataNotFoundError
+from unisst_lib.sequences import OccludedSequenceDataset
+from unisst_lib.train import (
+    TrainingError,
+    _StepBatches,
+    ensure_data,
+    load_checkpoint,
+    load_config,
+    parameter_digest,
+    replace_config,
+    train,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tiny_cfg(tiny_data_dir):
+    return load_config("tiny", data={"data_dir": str(tiny_data_dir)})
+
+
+def _digest_of(path: Path) -> str:
+    import hashlib
+
+    state = load_checkpoint(path)
+    h = hashlib.sha256()
+    for part in ("generator", "image_d", "video_d"):
+        for name, t in sorted(state["models"][part].items()):
+            h.update(name.encode())
+            h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_tiny_run_writes_logs_checkpoints_and_samples(tiny_cfg, tmp_path):
+    res = train(tiny_cfg, tmp_path / "run", progress=False, tensorboard=False)
+    run = tmp_path / "run"
+    assert res.step == tiny_cfg.steps
+    assert (run / "checkpoints" / "latest.pt").is_file()
+    assert (run / "checkpoints" / "best.pt").is_file()
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == [
+        "step_000002.png",
+        "step_000004.png",
+    ]
+    with open(run / "train_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(np.isfinite(float(r["loss_d"])) for r in rows)
+    with open(run / "val_log.csv") as f:
+        val = list(csv.DictReader(f))
+    assert [int(v["step"]) for v in val] == [2, 4]
+    for v in val:
+        for key in ("holdout_rmse_c", "rmse_occluded_c", "mean_fill_rmse_occluded_c"):
+            assert 0 < float(v[key]) < 10  # °C
+    # the paper decays both learning rates by 0.99 at every evaluation
+    assert float(rows[-1]["lr_g"]) == pytest.approx(1e-4 * 0.99)
+    state = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert state["step"] == 4 and state["config"]["name"] == "tiny"
+
+
+def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tiny_cfg, tmp_path):
+    full = train(tiny_cfg, tmp_path / "full", progress=False, tensorboard=False)
+    part = train(tiny_cfg, tmp_path / "part", stop_at=2, progress=False, tensorboard=False)
+    assert part.step == 2
+    resumed = train(tiny_cfg, tmp_path / "part", progress=False, tensorboard=False)
+    assert resumed.step == 4
+    assert resumed.generator_digest == full.generator_digest
+    assert _digest_of(tmp_path / "part/checkpoints/latest.pt") == _digest_of(
+        tmp_path / "full/checkpoints/latest.pt"
+    )
+    with open(tmp_path / "part" / "train_log.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
+
+
+def test_training_never_reads_the_truth_under_the_clouds(tiny_cfg, tmp_path, monkeypatch):
+    """Garbage SST under the clouds of every training item: bit-identical parameters."""
+    cfg = replace_config(tiny_cfg, steps=2, eval_every=100)
+    real_sample = OccludedSequenceDataset.sample
+    poisoned_pixels = []
+
+    def garbage_under_clouds(self, i, rng=None):
+        if rng is None:  # validation items (sample figures): not training data
+            return real_sample(self, i)
+        state = copy.deepcopy(rng.bit_generator.state)
+        probe = real_sample(self, i, rng)  # learn this item's clouds (advances rng)
+        replay = np.random.default_rng()
+        replay.bit_generator.state = state
+        seq = self.sequences[probe["index"]].values  # a view of the preloaded SST
+        clean = seq.copy()
+        hidden = probe["mask"][0].numpy() > 0.5
+        seq[hidden] = 1e6  # what a leak would read: nonsense behind the clouds
+        try:
+            item = real_sample(self, i, replay)  # the same clouds, over poisoned truth
+        finally:
+            seq[...] = clean
+        assert replay.bit_generator.state == rng.bit_generator.state
+        poisoned_pixels.append(int(hidden.sum()))
+        return item
+
+    a = train(cfg, tmp_path / "a", progress=False, tensorboard=False)
+    monkeypatch.setattr(OccludedSequenceDataset, "sample", garbage_under_clouds)
+    b = train(cfg, tmp_path / "b", progress=False, tensorboard=False)
+    assert sum(poisoned_pixels) > 0
+    assert a.generator_digest == b.generator_digest
+    assert _digest_of(tmp_path / "a/checkpoints/latest.pt") == _digest_of(
+        tmp_path / "b/checkpoints/latest.pt"
+    )
+
+
+def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg, tiny_data_dir):
+    from unisst_lib.sequences import make_dataset
+
+    ds = make_dataset("twin", "train", mode="train", include_truth=False, data_dir=tiny_data_dir)
+    b1 = _StepBatches(ds, tiny_cfg, rank=0).batch(5)
+    b2 = _StepBatches(ds, tiny_cfg, rank=0).batch(5)
+    assert set(b1) == {"y", "mask", "reocclusion", "hide"}
+    for k in b1:
+        assert torch.equal(b1[k], b2[k])
+    other = _StepBatches(ds, tiny_cfg, rank=1).batch(5)
+    assert not torch.equal(b1["mask"], other["mask"])
+    # occluded pixels of the observation carry the fill value only
+    assert torch.all(b1["y"][b1["mask"] > 0.5] == 1.0)
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(tiny_cfg, tmp_path):
+    run = tmp_path / "run"
+    train(replace_config(tiny_cfg, steps=2), run, progress=False, tensorboard=False)
+    latest = run / "checkpoints" / "latest.pt"
+    other = replace_config(tiny_cfg, generator={"base_channels": 16})
+    with pytest.raises(ConfigError, match="another generator"):
+        train(other, run, progress=False, tensorboard=False)
+    blob = latest.read_bytes()
+    latest.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorruptFileError, match="truncated or not a unisst checkpoint"):
+        train(tiny_cfg, run, progress=False, tensorboard=False)
+    with pytest.raises(DataNotFoundError):
+        load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_divergence_stops_with_a_clear_message(tiny_cfg, tmp_path, monkeypatch):
+    import unisst_lib.train as train_module
+
+    monkeypatch.setattr(train_module, "g_hinge_loss", lambda s: s.mean() * float("nan"))
+    cfg = replace_config(tiny_cfg, steps=3, eval_every=100)
+    with pytest.raises(TrainingError, match="generator loss became nan at step 0"):
+        train(cfg, tmp_path / "nan", progress=False, tensorboard=False)
+
+
+def test_collapse_stops_with_a_clear_message(tiny_cfg, tmp_path, monkeypatch):
+    import unisst_lib.train as train_module
+
+    monkeypatch.setattr(train_module, "d_hinge_loss", lambda r, f: (r.mean() + f.mean()) * 0)
+    cfg = replace_config(tiny_cfg, steps=3, eval_every=100, collapse_patience=3)
+    with pytest.raises(TrainingError, match="critics' loss has been ~0 for 3 updates"):
+        train(cfg, tmp_path / "collapse", progress=False, tensorboard=False)
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\noptim:\n  lr_gg: 0.1\n")
+    with pytest.raises(ConfigError, match="optim.lr_gg"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="no config named 'fats'"):
+        load_config("fats")
+    with pytest.raises(ConfigError, match="data.twin_size"):
+        load_config("tiny", data={"twin_size": "huge"})
+    with pytest.raises(ConfigError, match="steps must be >= 1"):
+        load_config("tiny", steps=0)
+
+
+def test_shipped_configs_load():
+    assert load_config("paper").generator.arch == "paper"
+    assert load_config("paper").optim.beta1 == 0.0
+    assert load_config("fast").generator.arch == "fast"
+    assert load_config("tiny").data.twin_size == "tiny"
+
+
+def test_missing_real_data_names_the_download_command(tmp_path):
+    from unisst_lib.manifest import load_manifest
+
+    cfg = load_config("fast", data={"split_set": "anfc", "data_dir": str(tmp_path)})
+    with pytest.raises(DataNotFoundError, match="unisst download sst"):
+        ensure_data(cfg.data, load_manifest())
+
+
+def test_missing_twin_is_generated(tmp_path, tiny_data_dir):
+    cfg = load_config("tiny", data={"data_dir": str(tmp_path / "fresh")})
+    from unisst_lib.manifest import load_manifest
+
+    root = ensure_data(cfg.data, load_manifest())
+    names = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert names == sorted(
+        str(p.relative_to(tiny_data_dir)) for p in tiny_data_dir.rglob("*") if p.is_file()
+    )
+
+
+def test_cli_train_and_ddp_on_two_cpu_processes(tiny_data_dir, tmp_path):
+    """`unisst train` under torchrun with 2 gloo processes ends with identical replicas."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "UNISST_DATA_DIR": str(tiny_data_dir)}
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun, "torchrun ships with torch"
+    cmd = [
+        torchrun, "--standalone", "--nproc_per_node=2", "-m", "unisst_lib.cli", "train",
+        "--config", "tiny", "--out", str(tmp_path / "ddp"), "--steps", "2",
+        "--data-dir", str(tiny_data_dir), "--no-progress",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "all 2 processes hold identical generator parameters" in proc.stderr
+    assert (tmp_path / "ddp" / "checkpoints" / "latest.pt").is_file()
+
+
+def test_parameter_digest_changes_with_parameters():
+    lin = torch.nn.Linear(2, 2)
+    d = parameter_digest(lin)
+    with torch.no_grad():
+        lin.weight[0, 0] += 1
+    assert parameter_digest(lin) != d
