@@ -1,15 +1,12 @@
 """Map YAML onto small typed dataclasses, with errors that name the bad key.
 
->>> from dataclasses import dataclass
->>> @dataclass(frozen=True)
-... class Inner:
-...     lr: float = 1e-4
->>> @dataclass(frozen=True)
-... class Outer:
-...     name: str
-...     inner: Inner = Inner()
->>> from_dict(Outer, {"name": "x", "inner": {"lr": 0.5}})
-Outer(name='x', inner=Inner(lr=0.5))
+>>> from unisst_lib.models import GeneratorConfig
+>>> from_dict(GeneratorConfig, {"arch": "fast", "channel_mults": [1, 2]}).channel_mults
+(1, 2)
+>>> from_dict(GeneratorConfig, {"arch": "fats"})
+Traceback (most recent call last):
+...
+unisst_lib.config.ConfigError: arch: 'fats' is not one of ['paper', 'fast']
 """
 
 from __future__ import annotations

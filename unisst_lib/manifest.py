@@ -177,6 +177,7 @@ class Twin(_Strict):
     generator: Literal["sqg_v1"]
     seed: int = Field(ge=0)
     sizes: dict[str, TwinSize]
+    reference_platform: str = ""
     checksums: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from unisst_lib import __version__
-from unisst_lib.errors import ManifestError
+from unisst_lib.errors import DataFormatError, ManifestError
 from unisst_lib.io import write_sst_netcdf
 from unisst_lib.manifest import Manifest, load_manifest
 from unisst_lib.paths import atomic_path, data_dir
@@ -163,20 +163,27 @@ def make_twin(
 
 
 def _sst_cached(path: Path, size: str, shape: tuple[int, int, int]) -> bool:
+    """True if ``path`` holds this size of the twin; False if absent or unreadable.
+
+    A readable twin of *another* size is never replaced silently (it may be the
+    full data set that took a minute to make): that raises DataFormatError.
+    """
     if not path.is_file():
         return False
     import netCDF4
 
     try:
         with netCDF4.Dataset(path) as nc:
-            ok = getattr(nc, SIZE_ATTR, None) == size and nc["thetao"].shape == (
-                shape[0],
-                1,
-                shape[1],
-                shape[2],
-            )
+            found = getattr(nc, SIZE_ATTR, None)
+            ok = found == size and nc["thetao"].shape == (shape[0], 1, shape[1], shape[2])
     except (OSError, KeyError, IndexError):
+        log.warning("%s is unreadable: generating it again", path)
         return False
+    if found is not None and found != size:
+        raise DataFormatError(
+            f"{path} holds the '{found}' twin, not the '{size}' one: pass overwrite=True "
+            "(--overwrite) to replace it, or write this size to another directory (--out)."
+        )
     return bool(ok)
 
 
@@ -186,8 +193,14 @@ def _clouds_cached(path: Path, shape: tuple[int, int, int]) -> bool:
     try:
         arr = np.load(path, mmap_mode="r")
     except (ValueError, OSError):
+        log.warning("%s is unreadable: generating it again", path)
         return False
-    return arr.shape == shape and arr.dtype == np.float32
+    if arr.shape != shape:
+        raise DataFormatError(
+            f"{path} holds {arr.shape[0]} cloud steps, not the {shape[0]} of this twin size: "
+            "pass overwrite=True (--overwrite) to replace it, or use another directory (--out)."
+        )
+    return arr.dtype == np.float32
 
 
 def sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -197,3 +210,17 @@ def sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def platform_fingerprint() -> str:
+    """``machine [avx512f] numpy-MAJOR.MINOR``: what the twin's exact bytes depend on."""
+    import platform
+
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = " avx512f" if "avx512f" in f.read() else ""
+    except OSError:
+        pass
+    major, minor = np.__version__.split(".")[:2]
+    return f"{platform.machine()}{flags} numpy-{major}.{minor}"

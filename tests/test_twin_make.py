@@ -1,0 +1,110 @@
+"""The embedded twin on disk: the real products' layouts, determinism, caching, the CLI."""
+
+from __future__ import annotations
+
+import shutil
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from unisst_lib.cli import main
+from unisst_lib.errors import DataFormatError
+from unisst_lib.io import load_clouds, open_sst
+from unisst_lib.manifest import load_manifest
+from unisst_lib.twin.make import make_twin, platform_fingerprint, sha256
+
+M = load_manifest()
+TINY = M.twin_size("tiny")
+FILES = [
+    M.sst_dataset("twin_train_val").file,
+    M.sst_dataset("twin_test").file,
+    M.cloud_dataset("twin").file,
+]
+
+
+def test_sst_files_have_the_copernicus_layout(tiny_data_dir):
+    for name, hours in (("twin_train_val", TINY.train_val_hours), ("twin_test", TINY.test_hours)):
+        ds_m = M.sst_dataset(name)
+        path = tiny_data_dir / ds_m.file
+        raw = xr.open_dataset(path, mask_and_scale=False)
+        th = raw["thetao"]
+        assert th.dims == ("time", "depth", "latitude", "longitude")
+        assert th.shape == (hours, 1, 64, 64)
+        assert th.dtype == np.int16 and th.attrs["units"] == "degrees_C"
+        assert raw["depth"].values.tolist() == pytest.approx([0.494])
+        region = M.regions[ds_m.region]
+        np.testing.assert_allclose(raw["latitude"].values, region.latitudes(), atol=1e-5)
+        np.testing.assert_allclose(raw["longitude"].values, region.longitudes(), atol=1e-5)
+        sst = open_sst(path)
+        t = sst.time.values
+        assert t[0] == np.datetime64(ds_m.start.replace(tzinfo=None))
+        assert np.all(np.diff(t) == np.timedelta64(1, "h"))
+        assert 15 < float(sst.mean()) < 30  # °C, subtropical
+        assert raw.attrs["dataset_id"] == M.source_of(name).dataset_id
+
+
+def test_cloud_file_is_like_figshare(tiny_data_dir):
+    lwp = load_clouds(tiny_data_dir / M.cloud_dataset("twin").file)
+    assert lwp.shape == (TINY.cloud_steps, 64, 64) and lwp.dtype == np.float32
+    assert float(lwp.min()) >= 0
+
+
+def test_same_seed_same_bytes(tiny_data_dir, tmp_path):
+    make_twin("tiny", tmp_path, progress=False)
+    for rel in FILES:
+        assert sha256(tmp_path / rel) == sha256(tiny_data_dir / rel), rel
+
+
+def test_bytes_match_the_manifest_checksums(tiny_data_dir):
+    if platform_fingerprint() != M.twin.reference_platform:
+        pytest.skip(
+            f"checksums were recorded on {M.twin.reference_platform!r}, this is "
+            f"{platform_fingerprint()!r} (same-seed-same-bytes is still tested)"
+        )
+    expected = M.twin.checksums.get("tiny")
+    assert expected, "run `unisst data checksums` on the tiny twin and record them"
+    assert {rel: sha256(tiny_data_dir / rel) for rel in FILES} == expected
+
+
+def test_files_are_reused_and_a_corrupt_one_is_rebuilt(tiny_data_dir, tmp_path):
+    root = tmp_path / "d"
+    shutil.copytree(tiny_data_dir, root)
+    again = make_twin("tiny", root, progress=False)
+    assert all(f.seconds == 0.0 for f in again)
+    sst = root / FILES[1]
+    sst.write_bytes(sst.read_bytes()[:1000])  # truncated
+    rebuilt = make_twin("tiny", root, progress=False)
+    assert [f.seconds > 0 for f in rebuilt] == [False, True, False]
+    assert sha256(sst) == sha256(tiny_data_dir / FILES[1])
+
+
+def test_another_size_is_never_replaced_silently(tiny_data_dir, tmp_path):
+    root = tmp_path / "d"
+    shutil.copytree(tiny_data_dir, root)
+    with netCDF4.Dataset(root / FILES[0], "a") as nc:
+        nc.unisst_twin_size = "full"
+    with pytest.raises(DataFormatError, match="holds the 'full' twin.*--overwrite"):
+        make_twin("tiny", root, progress=False)
+    np.save(root / FILES[2], np.zeros((5, 64, 64), np.float32))
+    (root / FILES[0]).unlink()
+    with pytest.raises(DataFormatError, match="5 cloud steps"):
+        make_twin("tiny", root, progress=False)
+
+
+def test_cli_make_and_summary(tiny_data_dir, tmp_path, capsys):
+    root = tmp_path / "d"
+    shutil.copytree(tiny_data_dir, root)
+    assert main(["data", "make", "--size", "tiny", "--out", str(root), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "already there" in out and "cloud_dataset.npy" in out
+    assert main(["data", "summary", "--dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "occlusion rate" in out and "spectral slope" in out
+
+
+def test_cli_reports_errors_in_one_line(tmp_path, capsys):
+    assert main(["data", "summary", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
