@@ -68,16 +68,20 @@ def summarise_sst(
     root: str | os.PathLike[str] | None = None,
     max_frames: int = 2000,
 ) -> SSTSummary:
-    """Statistics of one manifest SST data set on disk (reads at most ``max_frames`` frames)."""
+    """Statistics of one manifest SST data set on disk.
+
+    Mean, min and max cover the whole file; spatial std, spectral slope and
+    decorrelation time use its first ``max_frames`` frames.
+    """
     manifest = manifest or load_manifest()
     da = open_sst(data_dir(root) / manifest.sst_dataset(dataset).file)
     sst = da.isel(time=slice(0, max_frames)).values.astype(np.float64)
     frame_hours = float(np.median(np.diff(da.time.values[:2]) / np.timedelta64(1, "h")))
     dy_km, dx_km = stats.grid_spacing_km(da.latitude.values, da.longitude.values)
     anomaly = _plane_anomaly(sst)
-    # slow daily-mean evolution only: subtract the box mean to drop the diurnal cycle
     k, psd = stats.radial_power_spectrum(anomaly, dx_km=0.5 * (dx_km + dy_km))
     slope = stats.spectral_slope(k, psd, k_min=1 / 150.0, k_max=1 / 15.0)
+    # subtract each frame's box mean so the (uniform) diurnal cycle does not count
     decor = stats.decorrelation_time(
         anomaly - anomaly.mean(axis=(1, 2), keepdims=True), frame_hours
     )
@@ -88,9 +92,9 @@ def summarise_sst(
         nx=int(da.sizes["longitude"]),
         start=str(da.time.values[0])[:16],
         end=str(da.time.values[-1])[:16],
-        mean_c=float(np.nanmean(sst)),
-        min_c=float(np.nanmin(sst)),
-        max_c=float(np.nanmax(sst)),
+        mean_c=float(da.mean()),
+        min_c=float(da.min()),
+        max_c=float(da.max()),
         spatial_std_c=float(np.nanmean(np.nanstd(sst, axis=(1, 2)))),
         anomaly_spatial_std_c=float(np.nanmean(np.nanstd(anomaly, axis=(1, 2)))),
         spectral_slope=float(slope),
