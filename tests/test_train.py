@@ -123,6 +123,14 @@ def test_training_never_reads_the_truth_under_the_clouds(tiny_cfg, tmp_path, mon
     )
 
 
+def test_prefetching_workers_do_not_change_the_run(tiny_cfg, tmp_path):
+    cfg = replace_config(tiny_cfg, steps=2, eval_every=100)
+    a = train(cfg, tmp_path / "a", progress=False, tensorboard=False)
+    cfg2 = replace_config(cfg, data={"num_workers": 2})
+    b = train(cfg2, tmp_path / "b", progress=False, tensorboard=False)
+    assert a.generator_digest == b.generator_digest
+
+
 def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg, tiny_data_dir):
     from unisst_lib.sequences import make_dataset
 
@@ -232,3 +240,30 @@ def test_parameter_digest_changes_with_parameters():
     with torch.no_grad():
         lin.weight[0, 0] += 1
     assert parameter_digest(lin) != d
+
+
+def test_evaluate_checkpoint_per_threshold(tiny_cfg, tmp_path, tiny_data_dir, capsys):
+    from unisst_lib.cli import main
+    from unisst_lib.evaluation import evaluate_thresholds
+    from unisst_lib.train import load_generator
+
+    run = tmp_path / "run"
+    train(replace_config(tiny_cfg, steps=2), run, progress=False, tensorboard=False)
+    generator, cfg = load_generator(run / "checkpoints" / "best.pt")
+    assert cfg.name == "tiny" and not generator.training
+    rows = evaluate_thresholds(
+        generator, thresholds_gm2=(55, 80), max_items=2, data_dir=tiny_data_dir
+    )
+    assert [r["threshold_gm2"] for r in rows] == [55.0, 80.0]
+    # a higher LWP threshold hides fewer pixels
+    assert rows[0]["occlusion_rate"] > rows[1]["occlusion_rate"]
+    assert all(0 < r["rmse_occluded_c"] < 10 for r in rows)
+    code = main(
+        ["evaluate", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--thresholds",
+         "70", "--max-items", "2", "--data-dir", str(tiny_data_dir), "--device", "cpu"]
+    )  # fmt: skip
+    assert code == 0
+    assert "mean fill RMSE" in capsys.readouterr().out
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "junk.pt")]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot read checkpoint")

@@ -106,6 +106,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from unisst_lib.evaluation import evaluate_thresholds
+    from unisst_lib.train import load_generator, select_device
+
+    device = select_device(args.device)
+    generator, cfg = load_generator(args.checkpoint, device=device)
+    rows = evaluate_thresholds(
+        generator,
+        split_set=args.split_set or cfg.data.split_set,
+        split=args.split,
+        thresholds_gm2=tuple(args.thresholds) if args.thresholds else None,
+        clouds=cfg.data.clouds,
+        device=device,
+        max_items=args.max_items,
+        data_dir=args.data_dir or cfg.data.data_dir,
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{cfg.name} on {args.split}: errors in °C")
+    print("threshold g/m2  occluded  RMSE    MAE   | mean fill RMSE | withheld RMSE")
+    for r in rows:
+        print(
+            f"{r['threshold_gm2']:>14.0f}  {r['occlusion_rate']:>7.1%}  "
+            f"{r['rmse_occluded_c']:.3f}  {r['mae_occluded_c']:.3f} | "
+            f"{r['mean_fill_rmse_occluded_c']:>14.3f} | {r['holdout_rmse_c']:.3f}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unisst",
@@ -148,6 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-resume", action="store_true", help="start afresh")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="errors of a checkpoint per LWP threshold (°C)")
+    ev.add_argument("--checkpoint", required=True, help="a checkpoint (.pt)")
+    ev.add_argument("--split", choices=("train", "val", "test"), default="test")
+    ev.add_argument("--split-set", default=None, help="manifest split set (default: training's)")
+    ev.add_argument("--thresholds", type=float, nargs="+", default=None, help="g m-2")
+    ev.add_argument("--max-items", type=int, default=None, help="at most this many sequences")
+    ev.add_argument("--data-dir", default=None, help="data directory")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    ev.set_defaults(func=_cmd_evaluate)
 
     demo = sub.add_parser("demo", help="the main job on the embedded default (make demo)")
     demo.add_argument("--size", choices=("full", "tiny"), default="full")

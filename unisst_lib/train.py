@@ -24,7 +24,6 @@ on CUDA).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import functools
@@ -47,8 +46,8 @@ from tqdm.auto import tqdm
 from unisst_lib import __version__
 from unisst_lib.config import ConfigError, from_dict, load_yaml, to_dict
 from unisst_lib.errors import CorruptFileError, DataNotFoundError, UnisstError
+from unisst_lib.evaluation import autocast_context, evaluate, occlude, to_celsius
 from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.metrics import ErrorAccumulator, GapMetrics
 from unisst_lib.models import (
     DiscriminatorConfig,
     GeneratorConfig,
@@ -59,7 +58,7 @@ from unisst_lib.models import (
     reconstruct,
 )
 from unisst_lib.paths import atomic_path, data_dir
-from unisst_lib.sequences import OccludedSequenceDataset, denormalise, make_dataset
+from unisst_lib.sequences import OccludedSequenceDataset, make_dataset
 
 log = logging.getLogger(__name__)
 
@@ -240,11 +239,6 @@ def parameter_digest(module: nn.Module) -> str:
     return h.hexdigest()
 
 
-def occlude(x: torch.Tensor, mask: torch.Tensor, fill_value: float) -> torch.Tensor:
-    """Set the pixels where ``mask`` is 1 to ``fill_value`` (the simulated observation)."""
-    return torch.where(mask.bool(), torch.full_like(x, fill_value), x)
-
-
 def ensure_data(cfg: DataConfig, manifest: Manifest) -> Path:
     """Make sure the training data are on disk; generate the embedded twin if needed."""
     root = data_dir(cfg.data_dir)
@@ -279,6 +273,19 @@ def ensure_data(cfg: DataConfig, manifest: Manifest) -> Path:
 
 
 # ------------------------------------------------------------------- batching
+class _IterationBatches(torch.utils.data.Dataset):
+    """Iteration number -> training batch, for a DataLoader that prefetches in workers."""
+
+    def __init__(self, batches: _StepBatches, n_iterations: int) -> None:
+        self.batches, self.n = batches, n_iterations
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, iteration: int) -> dict[str, torch.Tensor]:
+        return self.batches.batch(iteration)
+
+
 class _StepBatches:
     """Training batches as a pure function of (seed, step, rank): exact resume, no RNG state.
 
@@ -308,85 +315,6 @@ class _StepBatches:
         }
 
 
-# ------------------------------------------------------------------ evaluation
-@dataclass
-class EvalResult:
-    """Validation numbers (°C). ``holdout_*`` need no truth and select ``best``."""
-
-    holdout: ErrorAccumulator
-    truth: GapMetrics
-    mean_fill: GapMetrics
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "holdout_rmse_c": self.holdout.rmse,
-            "holdout_mae_c": self.holdout.mae,
-            **self.truth.as_dict(),
-            "mean_fill_rmse_occluded_c": self.mean_fill.occluded.rmse,
-        }
-
-
-@torch.no_grad()
-def evaluate(
-    generator: nn.Module,
-    ds: OccludedSequenceDataset,
-    *,
-    device: torch.device,
-    max_items: int | None = None,
-    seed: int = 0,
-    autocast: bool = False,
-    batch_size: int = 4,
-) -> EvalResult:
-    """Errors of ``generator`` on an evaluation data set, in °C.
-
-    * holdout: a further cloud window hides observed pixels from the generator;
-      the error there is measured against the observation (no truth needed);
-    * truth: MAE/RMSE on the occluded (and all) pixels against the truth — only
-      possible on the twin, logged for evaluation, never used for selection;
-    * mean_fill: the same for filling with the sequence mean of observed pixels.
-    """
-    was_training = generator.training
-    generator.eval()
-    n = len(ds) if max_items is None else min(len(ds), max_items)
-    holdout, truth, mean_fill = ErrorAccumulator(), GapMetrics(), GapMetrics()
-    fill = ds.fill_value
-    for lo in range(0, n, batch_size):
-        items = [ds[i] for i in range(lo, min(n, lo + batch_size))]
-        y = torch.stack([it["y"] for it in items]).to(device)
-        m = torch.stack([it["mask"] for it in items]).to(device)
-        hides = []
-        for it in items:
-            rng = np.random.default_rng([seed, it["index"], 0x401D])
-            w = ds.clouds.mask(ds.clouds.draw(rng, avoid=it["cloud_start"]))
-            hides.append(torch.from_numpy(w.astype(np.float32))[None])
-        hide = torch.stack(hides).to(device) * (1 - m)  # withheld observed pixels
-        mean = torch.stack([it["mean"] for it in items]).view(-1, 1, 1, 1, 1)
-        std = torch.stack([it["std"] for it in items]).view(-1, 1, 1, 1, 1)
-        with _autocast(device, autocast):
-            x_hat = reconstruct(generator, y, m).float()
-            m_h = torch.clamp(m + hide, max=1.0)
-            x_hold = reconstruct(generator, occlude(y, m_h, fill), m_h).float()
-        to_c = functools.partial(_to_celsius, mean=mean, std=std, std_factor=ds.std_factor)
-        y_c = to_c(y)
-        holdout.update(to_c(x_hold), y_c, hide.cpu() > 0.5)
-        if "x" in items[0]:
-            x_c = to_c(torch.stack([it["x"] for it in items]))
-            truth.update(to_c(x_hat), x_c, m.cpu())
-            mean_fill.update(torch.where(m.cpu() > 0.5, mean, y_c), x_c, m.cpu())
-    generator.train(was_training)
-    return EvalResult(holdout, truth, mean_fill)
-
-
-def _to_celsius(t: torch.Tensor, *, mean, std, std_factor: float) -> torch.Tensor:
-    return denormalise(t.double().cpu(), mean, std, std_factor=std_factor)
-
-
-def _autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 # ----------------------------------------------------------------- checkpoints
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
     """Write a checkpoint atomically (temp file, then rename)."""
@@ -413,6 +341,23 @@ def load_checkpoint(
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CorruptFileError(f"{path} is not a unisst checkpoint ({CHECKPOINT_FORMAT})")
     return state
+
+
+def load_generator(
+    path: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
+    """The generator of a checkpoint, in eval mode, and the config it was trained with."""
+    state = load_checkpoint(path, map_location=device)
+    try:
+        cfg = from_dict(TrainConfig, state["config"])
+        generator = build_generator(cfg.generator).to(device)
+        generator.load_state_dict(state["models"]["generator"])
+    except (KeyError, RuntimeError, ConfigError) as err:
+        raise CorruptFileError(
+            f"checkpoint {path} does not match this unisst version's models ({err}); "
+            "train again or use the unisst version that wrote it."
+        ) from None
+    return generator.eval(), cfg
 
 
 def check_compatible(state: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
@@ -593,6 +538,18 @@ def train(
         writer = _tensorboard(out, tensorboard)
 
     batches = _StepBatches(train_ds, cfg, dist_info.rank)
+    # Batches are a pure function of the iteration number, so worker processes can
+    # prefetch them (data.num_workers) without changing a single bit of the run.
+    workers = cfg.data.num_workers
+    loader = torch.utils.data.DataLoader(
+        _IterationBatches(batches, cfg.steps * cfg.optim.d_steps_per_g),
+        batch_size=None,
+        sampler=range(step * cfg.optim.d_steps_per_g, cfg.steps * cfg.optim.d_steps_per_g),
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if workers else None,
+    )
+    batch_iter = iter(loader)
     fill = train_ds.fill_value
     lc = cfg.loss
     k = cfg.optim.d_steps_per_g
@@ -622,18 +579,14 @@ def train(
         return g_out, x_hat, withheld
 
     while step < end:
-        for sub in range(k):
-            iteration = step * k + sub
-            b = {
-                name: t.to(device, non_blocking=True)
-                for name, t in batches.batch(iteration).items()
-            }
+        for _ in range(k):
+            b = {name: t.to(device, non_blocking=True) for name, t in next(batch_iter).items()}
             y, m = b["y"], b["mask"]
             # ---- critics: real observations y vs simulated observations ŷ
-            with torch.no_grad(), _autocast(device, use_bf16):
+            with torch.no_grad(), autocast_context(device, use_bf16):
                 _, x_hat, _ = forward_g(y, m, b["hide"])
                 y_fake = occlude(x_hat.float(), b["reocclusion"], fill)
-            with _autocast(device, use_bf16):
+            with autocast_context(device, use_bf16):
                 both = torch.cat([y, y_fake])  # (2B, 1, T, H, W): one critic pass (DDP-safe)
                 s_img = i_model(both).float()
                 s_vid = v_model(both).float()
@@ -654,7 +607,7 @@ def train(
                     "loss.self_supervised_weight, or resume from an earlier checkpoint."
                 )
         # ---- generator
-        with _autocast(device, use_bf16):
+        with autocast_context(device, use_bf16):
             g_out, x_hat, withheld = forward_g(y, m, b["hide"])
             y_fake = occlude(x_hat, b["reocclusion"], fill)
             s_img = i_model(y_fake).float()
@@ -759,6 +712,7 @@ def train(
             if dist_info.world > 1:
                 dist.barrier()
     bar.close()
+    del batch_iter  # shuts prefetching workers down
     if writer is not None:
         writer.close()
     digest = parameter_digest(generator)
@@ -798,7 +752,7 @@ def _save_sample(generator: nn.Module, ds: OccludedSequenceDataset, device, path
         x_hat = reconstruct(generator, item["y"][None].to(device), item["mask"][None].to(device))
     generator.train(was)
     to_c = functools.partial(
-        _to_celsius, mean=item["mean"], std=item["std"], std_factor=ds.std_factor
+        to_celsius, mean=item["mean"], std=item["std"], std_factor=ds.std_factor
     )
     truth = to_c(item["x"])[0].numpy() if "x" in item else None
     fig = sequence_figure(

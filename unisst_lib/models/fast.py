@@ -1,6 +1,7 @@
 """A small (2+1)D U-Net generator that fills cloud gaps fast, on CPU or GPU.
 
-Design, in one picture (defaults: ``base_channels=24, channel_mults=(1, 2, 4, 4)``)::
+Design, in one picture (shown for ``base_channels=24, channel_mults=(1, 2, 4, 4)``;
+the default is 16 channels with multipliers (1, 2, 4, 8): widths 16, 32, 64, 128)::
 
     (y, mask) → stem → res ───────────────────────────────── + → res → head → (B, 1, T, H, W)
      2 ch       24 ch   │ 64×64                                 ↑
@@ -27,8 +28,9 @@ Design, in one picture (defaults: ``base_channels=24, channel_mults=(1, 2, 4, 4)
 * Frames whose sides are not multiples of 2^(levels − 1) (8 by default) are padded
   (edge values repeated) and the output is cropped back, so any H, W works.
 
-Cost with the defaults: 1.31 M parameters and 24.1 GFLOP per forward pass of a
-24×64×64 sequence (multiply-add = 2), 121× less than the paper generator's 2.92 TFLOP.
+Cost with the defaults: 1.26 M parameters and 13.1 GFLOP per forward pass of a
+24×64×64 sequence (multiply-add = 2), 222× less than the paper generator's 2.92 TFLOP.
+On a CPU the width at 64×64 matters most: 16 channels train 3.5× faster than 24.
 """
 
 from __future__ import annotations
@@ -114,8 +116,8 @@ class FastGenerator(nn.Module):
 
     def __init__(
         self,
-        base_channels: int = 24,
-        channel_mults: tuple[int, ...] = (1, 2, 4, 4),
+        base_channels: int = 16,
+        channel_mults: tuple[int, ...] = (1, 2, 4, 8),
         norm_groups: int = 8,
     ):
         super().__init__()
