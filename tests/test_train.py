@@ -146,6 +146,29 @@ def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg,
     assert torch.all(b1["y"][b1["mask"] > 0.5] == 1.0)
 
 
+def test_augmentation_mirrors_observation_and_mask_together(tiny_cfg, tiny_data_dir):
+    from unisst_lib.sequences import make_dataset
+
+    ds = make_dataset("twin", "train", mode="train", include_truth=False, data_dir=tiny_data_dir)
+    plain_cfg = replace_config(tiny_cfg, data={"augment": False})
+    aug_cfg = replace_config(tiny_cfg, data={"augment": True})
+    flips_seen = set()
+    for it in range(12):
+        # the first item of a batch is drawn identically; only its mirroring differs
+        plain = _StepBatches(ds, plain_cfg, rank=0).batch(it)
+        aug = _StepBatches(ds, aug_cfg, rank=0).batch(it)
+        y0, m0 = plain["y"][0], plain["mask"][0]
+        matches = [
+            dims
+            for dims in ([], [-2], [-1], [-2, -1])
+            if torch.equal(aug["y"][0], y0.flip(dims) if dims else y0)
+            and torch.equal(aug["mask"][0], m0.flip(dims) if dims else m0)
+        ]
+        assert matches, f"iteration {it}: the augmented sample is not a mirror of the real one"
+        flips_seen.add(tuple(matches[0]))
+    assert len(flips_seen) >= 3  # no flip, and flips along both axes, occur
+
+
 def test_corrupt_and_foreign_checkpoints_are_refused(tiny_cfg, tmp_path):
     run = tmp_path / "run"
     train(replace_config(tiny_cfg, steps=2), run, progress=False, tensorboard=False)

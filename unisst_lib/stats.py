@@ -390,6 +390,24 @@ def mean_occlusion_persistence_hours(mask: np.ndarray, dt_hours: float) -> float
     return float(runs.mean() * dt_hours)
 
 
+def check_lat_lon(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate 1-D latitude/longitude axes (degrees); return them as float64.
+
+    Raises ``ValueError`` if an axis is not 1-D with at least 2 finite values,
+    or a latitude is outside [-90, 90].
+    """
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    for name, ax in (("lat", lat), ("lon", lon)):
+        if ax.ndim != 1 or ax.size < 2:
+            raise ValueError(f"{name} must be 1-D with at least 2 values; got shape {ax.shape}")
+        if not np.all(np.isfinite(ax)):
+            raise ValueError(f"{name} has NaN or infinite values")
+    if np.any(np.abs(lat) > 90.0):
+        raise ValueError("lat must lie within [-90, 90] degrees_north")
+    return lat, lon
+
+
 def grid_spacing_km(lat: np.ndarray, lon: np.ndarray) -> tuple[float, float]:
     """Grid spacings at the centre of a regular latitude-longitude box.
 
@@ -415,15 +433,7 @@ def grid_spacing_km(lat: np.ndarray, lon: np.ndarray) -> tuple[float, float]:
         If an axis is not 1-D, has fewer than 2 values, is not finite or has a
         zero step, or the latitudes are outside [-90, 90].
     """
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
-    for name, ax in (("lat", lat), ("lon", lon)):
-        if ax.ndim != 1 or ax.size < 2:
-            raise ValueError(f"{name} must be 1-D with at least 2 values; got shape {ax.shape}")
-        if not np.all(np.isfinite(ax)):
-            raise ValueError(f"{name} has NaN or infinite values")
-    if np.any(np.abs(lat) > 90.0):
-        raise ValueError("lat must lie within [-90, 90] degrees")
+    lat, lon = check_lat_lon(lat, lon)
     dlat = float(np.median(np.abs(np.diff(lat))))
     dlon_all = (np.diff(lon) + 180.0) % 360.0 - 180.0
     dlon = float(np.median(np.abs(dlon_all)))

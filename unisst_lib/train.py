@@ -91,6 +91,9 @@ class DataConfig:
         Evaluate on at most this many validation sequences (``None``: all).
     num_workers
         DataLoader worker processes (0: load in the training process).
+    augment
+        Mirror training samples north-south / east-west at random, so the model does
+        not learn one region's gradient direction or eddy rotation sense.
     """
 
     split_set: str = "twin"
@@ -100,6 +103,7 @@ class DataConfig:
     twin_size: Literal["full", "tiny"] = "full"
     val_sequences: int | None = 30
     num_workers: int = 0
+    augment: bool = True
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,16 @@ class _StepBatches:
             reocc = reocc | (item["missing"][0].numpy() > 0.5)  # land stays hidden in ŷ
             item["reocclusion"] = torch.from_numpy(reocc.astype(np.float32))[None]
             item["hide"] = torch.from_numpy(hide.astype(np.float32))[None]
+            if self.cfg.data.augment:
+                # Mirror the whole sample north-south and/or east-west: the model must not
+                # learn one region's gradient direction or eddy rotation sense (a test
+                # region in the other hemisphere has both reversed).
+                dims = [d for d in (-2, -1) if rng.random() < 0.5]
+                if dims:
+                    item = {
+                        k: v.flip(dims) if isinstance(v, torch.Tensor) and v.ndim == 4 else v
+                        for k, v in item.items()
+                    }
             items.append(item)
         return {
             k: torch.stack([it[k] for it in items]) for k in ("y", "mask", "reocclusion", "hide")

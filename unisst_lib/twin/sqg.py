@@ -52,7 +52,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import scipy.fft as sfft
 
-from unisst_lib.stats import grid_spacing_km
+from unisst_lib.stats import check_lat_lon, grid_spacing_km
 
 __all__ = [
     "NATL",
@@ -169,19 +169,6 @@ SATL = SSTTwinParams(
 # --------------------------------------------------------------------------
 
 
-def _check_axes(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
-    for name, ax in (("lat", lat), ("lon", lon)):
-        if ax.ndim != 1 or ax.size < 2:
-            raise ValueError(f"{name} must be 1-D with at least 2 values; got shape {ax.shape}")
-        if not np.all(np.isfinite(ax)):
-            raise ValueError(f"{name} has NaN or infinite values")
-    if np.any(np.abs(lat) > 90.0):
-        raise ValueError("lat must lie within [-90, 90] degrees_north")
-    return lat, lon
-
-
 def _check_times(times: np.ndarray) -> np.ndarray:
     """``times`` as datetime64[ns], 1-D; ValueError otherwise."""
     t = np.asarray(times)
@@ -222,7 +209,7 @@ def background_sst(
         Background SST, °C.
     """
     t = _check_times(times)
-    lat, lon = _check_axes(lat, lon)
+    lat, lon = check_lat_lon(lat, lon)
     days = (t - _EPOCH).astype(np.int64) / (_HOUR_NS * _DAY_HOURS)  # days since 2000-01-01
     seasonal = params.seasonal_amplitude_c * np.cos(
         2.0 * np.pi * (days - (params.seasonal_peak_doy - 1.0)) / _YEAR_DAYS
@@ -565,7 +552,7 @@ def simulate_sst(
         If the solver diverges (it should not).
     """
     t = _check_times(times)
-    lat, lon = _check_axes(lat, lon)
+    lat, lon = check_lat_lon(lat, lon)
     n_t, ny, nx = t.size, lat.size, lon.size
     if n_t > 1:
         step_ns = np.diff(t.astype(np.int64))
