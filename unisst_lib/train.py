@@ -168,7 +168,7 @@ def config_path(name_or_path: str | os.PathLike[str]) -> Path:
         return p
     shipped = CONFIG_DIR / f"{name_or_path}.yaml"
     if not shipped.is_file():
-        known = ", ".join(sorted(q.stem for q in CONFIG_DIR.glob("*.yaml")))
+        known = ", ".join(iter_configs())
         raise ConfigError(f"no config named {name_or_path!r}: use one of {known} or a YAML path")
     return shipped
 
