@@ -1,6 +1,7 @@
 # unisst: two commands on a fresh clone.
 #   make demo   create .venv, install, run the main job on the embedded default
 #   make test   create/update .venv, run ruff and the whole test suite
+#   make bench  the accuracy benchmark (about an hour on 2 cores; not part of CI)
 # Both are idempotent: the venv is rebuilt only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: demo test lint format install clean-venv data-tiny
+.PHONY: demo test bench lint format install clean-venv data-tiny
 
 install: $(STAMP)
 
@@ -29,6 +30,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/accuracy.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

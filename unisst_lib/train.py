@@ -13,6 +13,10 @@ Optionally (``loss.self_supervised_weight > 0``), a further cloud-shaped part of
 the *observed* pixels is hidden from G and its reconstruction is penalised there
 (DINCAE-style) — still without any truth under the real clouds.
 
+``loss.supervised_weight > 0`` trains an *oracle*: G is penalised against the
+truth under the clouds, which only a twin has. It is an upper bound for the
+benchmark, not UNISST; with ``adversarial_weight = 0`` the critics are skipped.
+
 Model selection uses the same idea: ``best`` is the checkpoint with the lowest
 error on withheld *observed* pixels of the validation set. Truth-based MAE/RMSE
 on the twin are logged for evaluation only and never steer training.
@@ -115,14 +119,17 @@ class OptimConfig:
     beta1: float = 0.0
     beta2: float = 0.999
     d_steps_per_g: int = 2
-    lr_decay: float = 0.99  # multiplies both learning rates at every evaluation
+    lr_decay: float = 0.99  # "paper" schedule: both rates × lr_decay at every evaluation
+    schedule: Literal["paper", "cosine"] = "paper"  # "cosine": to 5 % over ``steps``
 
 
 @dataclass(frozen=True)
 class LossConfig:
     """Weights of the generator's loss terms (normalised units).
 
-    ``self_supervised_weight = 0`` is the paper's pure adversarial training.
+    ``self_supervised_weight = 0`` is the paper's pure adversarial training;
+    ``adversarial_weight = 0`` skips the critics. ``supervised_weight > 0`` uses
+    the truth under the clouds (twin only): an oracle for benchmarks, not UNISST.
     """
 
     adversarial_weight: float = 1.0
@@ -130,6 +137,7 @@ class LossConfig:
     video_weight: float = 1.0
     self_supervised_weight: float = 0.0
     self_supervised_norm: Literal["l1", "l2"] = "l1"
+    supervised_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,22 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.optim.d_steps_per_g < 1:
             raise ValueError("optim.d_steps_per_g must be >= 1")
+        lc = self.loss
+        if lc.adversarial_weight + lc.self_supervised_weight + lc.supervised_weight <= 0:
+            raise ValueError(
+                "loss: adversarial_weight, self_supervised_weight and supervised_weight "
+                "are all 0 — the generator would learn nothing"
+            )
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the critics are trained (``loss.adversarial_weight > 0``)."""
+        return self.loss.adversarial_weight > 0
+
+    @property
+    def critic_steps(self) -> int:
+        """Critic updates (and batches drawn) per generator update."""
+        return self.optim.d_steps_per_g if self.adversarial else 1
 
 
 def config_path(name_or_path: str | os.PathLike[str]) -> Path:
@@ -324,9 +348,8 @@ class _StepBatches:
                         for k, v in item.items()
                     }
             items.append(item)
-        return {
-            k: torch.stack([it[k] for it in items]) for k in ("y", "mask", "reocclusion", "hide")
-        }
+        keys = ("y", "mask", "reocclusion", "hide") + (("x",) if "x" in items[0] else ())
+        return {k: torch.stack([it[k] for it in items]) for k in keys}
 
 
 # ----------------------------------------------------------------- checkpoints
@@ -424,7 +447,7 @@ def _tensorboard(out: Path, enabled: bool):
 
 TRAIN_COLUMNS = [
     "step", "loss_d", "loss_d_image", "loss_d_video", "loss_g_adv", "loss_self_supervised",
-    "lr_g", "lr_d", "sequences_per_s",
+    "loss_supervised", "lr_g", "lr_d", "sequences_per_s",
 ]  # fmt: skip
 VAL_COLUMNS = [
     "step", "holdout_rmse_c", "holdout_mae_c", "rmse_occluded_c", "mae_occluded_c",
@@ -502,8 +525,14 @@ def train(
         manifest=manifest,
         data_dir=root,
     )
+    oracle = cfg.loss.supervised_weight > 0
+    if oracle:
+        log.warning(
+            "loss.supervised_weight > 0: training an ORACLE on the truth under the clouds "
+            "(possible on a twin only) — an upper bound for benchmarks, not UNISST"
+        )
     train_ds = make_dataset(
-        cfg.data.split_set, "train", mode="train", seed=cfg.seed, include_truth=False, **common
+        cfg.data.split_set, "train", mode="train", seed=cfg.seed, include_truth=oracle, **common
     )
     val_ds = make_dataset(cfg.data.split_set, "val", mode="eval", seed=cfg.seed, **common)
 
@@ -516,8 +545,7 @@ def train(
     opt_d = torch.optim.Adam(
         [*image_d.parameters(), *video_d.parameters()], lr=cfg.optim.lr_d, betas=betas
     )
-    sched_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, gamma=cfg.optim.lr_decay)
-    sched_d = torch.optim.lr_scheduler.ExponentialLR(opt_d, gamma=cfg.optim.lr_decay)
+    sched_g, sched_d = _scheduler(opt_g, cfg), _scheduler(opt_d, cfg)
 
     step, best = 0, math.inf
     latest = ckpt_dir / "latest.pt"
@@ -556,9 +584,9 @@ def train(
     # prefetch them (data.num_workers) without changing a single bit of the run.
     workers = cfg.data.num_workers
     loader = torch.utils.data.DataLoader(
-        _IterationBatches(batches, cfg.steps * cfg.optim.d_steps_per_g),
+        _IterationBatches(batches, cfg.steps * cfg.critic_steps),
         batch_size=None,
-        sampler=range(step * cfg.optim.d_steps_per_g, cfg.steps * cfg.optim.d_steps_per_g),
+        sampler=range(step * cfg.critic_steps, cfg.steps * cfg.critic_steps),
         num_workers=workers,
         pin_memory=device.type == "cuda",
         prefetch_factor=4 if workers else None,
@@ -566,7 +594,8 @@ def train(
     batch_iter = iter(loader)
     fill = train_ds.fill_value
     lc = cfg.loss
-    k = cfg.optim.d_steps_per_g
+    k = cfg.critic_steps
+    nan = torch.tensor(float("nan"))
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     small_d = 0
     last_eval: dict[str, float] = {}
@@ -596,6 +625,9 @@ def train(
         for _ in range(k):
             b = {name: t.to(device, non_blocking=True) for name, t in next(batch_iter).items()}
             y, m = b["y"], b["mask"]
+            if not cfg.adversarial:
+                loss_d = loss_di = loss_dv = nan
+                break
             # ---- critics: real observations y vs simulated observations ŷ
             with torch.no_grad(), autocast_context(device, use_bf16):
                 _, x_hat, _ = forward_g(y, m, b["hide"])
@@ -623,21 +655,31 @@ def train(
         # ---- generator
         with autocast_context(device, use_bf16):
             g_out, x_hat, withheld = forward_g(y, m, b["hide"])
-            y_fake = occlude(x_hat, b["reocclusion"], fill)
-            s_img = i_model(y_fake).float()
-            s_vid = v_model(y_fake).float()
-            loss_adv = lc.image_weight * g_hinge_loss(s_img) + lc.video_weight * g_hinge_loss(s_vid)
-            loss_g = lc.adversarial_weight * loss_adv
-            loss_ss = torch.zeros((), device=device)
+            loss_g = torch.zeros((), device=device)
+            loss_adv = loss_ss = loss_sup = nan
+            if cfg.adversarial:
+                y_fake = occlude(x_hat, b["reocclusion"], fill)
+                s_img = i_model(y_fake).float()
+                s_vid = v_model(y_fake).float()
+                loss_adv = lc.image_weight * g_hinge_loss(s_img)
+                loss_adv = loss_adv + lc.video_weight * g_hinge_loss(s_vid)
+                loss_g = loss_g + lc.adversarial_weight * loss_adv
             if withheld is not None:
-                diff = (g_out.float() - y) * withheld
-                per_px = diff.abs() if lc.self_supervised_norm == "l1" else diff.square()
-                loss_ss = per_px.sum() / withheld.sum().clamp(min=1.0)
+                loss_ss = _masked_error(g_out.float(), y, withheld, lc.self_supervised_norm)
                 loss_g = loss_g + lc.self_supervised_weight * loss_ss
+            if oracle:  # the truth under the clouds: an oracle, not UNISST
+                x = b["x"]
+                under = m * torch.isfinite(x)
+                loss_sup = _masked_error(g_out.float(), torch.nan_to_num(x), under, "l1")
+                loss_g = loss_g + lc.supervised_weight * loss_sup
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         _check_finite(loss_g, "generator", step, latest)
+        if cfg.optim.schedule == "cosine":
+            sched_g.step()
+            if cfg.adversarial:
+                sched_d.step()
         step += 1
         n_window += cfg.batch_size * k * dist_info.world
         bar.update(1)
@@ -648,6 +690,7 @@ def train(
             "loss_d_video": loss_dv.item(),
             "loss_g_adv": loss_adv.item(),
             "loss_self_supervised": loss_ss.item(),
+            "loss_supervised": loss_sup.item(),
         }
         for key, v in vals.items():
             running[key] = running.get(key, 0.0) + v
@@ -662,7 +705,13 @@ def train(
                 sequences_per_s=n_window / max(time.perf_counter() - t_window, 1e-9),
             )
             t_window, n_window = time.perf_counter(), 0
-            bar.set_postfix(d=f"{row['loss_d']:.3f}", g=f"{row['loss_g_adv']:.3f}")
+            bar.set_postfix(
+                {
+                    k: f"{row[k]:.3f}"
+                    for k in ("loss_d", "loss_g_adv", "loss_self_supervised", "loss_supervised")
+                    if math.isfinite(row[k])
+                }
+            )
             if train_log is not None:
                 train_log.write(row)
             if writer is not None:
@@ -698,9 +747,10 @@ def train(
                     last_eval["mean_fill_rmse_occluded_c"],
                 )
                 _save_sample(generator, val_ds, device, out / "samples" / f"step_{step:06d}.png")
-            # the paper decays the learning rates at every evaluation
-            sched_g.step()
-            sched_d.step()
+            if cfg.optim.schedule == "paper":  # the paper decays the rates at every evaluation
+                sched_g.step()
+                if cfg.adversarial:
+                    sched_d.step()
             if dist_info.main:
                 state = {
                     "format": CHECKPOINT_FORMAT,
@@ -744,6 +794,29 @@ def train(
         seconds=time.perf_counter() - t_start,
         generator_digest=digest,
     )
+
+
+def _masked_error(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, norm: str
+) -> torch.Tensor:
+    """Mean absolute (``l1``) or squared (``l2``) error over the pixels where ``weight`` is 1."""
+    diff = (pred - target) * weight
+    per_px = diff.abs() if norm == "l1" else diff.square()
+    return per_px.sum() / weight.sum().clamp(min=1.0)
+
+
+def _scheduler(
+    opt: torch.optim.Optimizer, cfg: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """The paper's exponential decay per evaluation, or a cosine decay per step to 5 %."""
+    if cfg.optim.schedule == "paper":
+        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.optim.lr_decay)
+    floor, total = 0.05, cfg.steps
+
+    def factor(step: int) -> float:
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def _check_finite(loss: torch.Tensor, who: str, step: int, latest: Path) -> None:

@@ -65,6 +65,9 @@ class GeneratorConfig:
         64×64 → 8×8 with widths 16, 32, 64, 128).
     norm_groups
         fast: GroupNorm groups; must divide ``base_channels * m`` for every multiplier.
+    first_guess
+        fast: ``"temporal"`` feeds a per-pixel temporal interpolation of the
+        observations and learns a correction to it; ``"none"`` (default) does not.
     paper_ngf
         paper: base width of the original (32 gives the published 14.8 M parameters).
     """
@@ -73,6 +76,7 @@ class GeneratorConfig:
     base_channels: int = 16
     channel_mults: tuple[int, ...] = (1, 2, 4, 8)
     norm_groups: int = 8
+    first_guess: Literal["none", "temporal"] = "none"
     paper_ngf: int = 32
 
     def __post_init__(self) -> None:
@@ -129,6 +133,7 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
         base_channels=cfg.base_channels,
         channel_mults=cfg.channel_mults,
         norm_groups=cfg.norm_groups,
+        first_guess=cfg.first_guess,
     )
 
 

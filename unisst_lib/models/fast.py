@@ -48,6 +48,35 @@ OUTPUT_BOUND = 2.0
 i.e. ±6 standard deviations of the sequence, where the data are mostly within ±1."""
 
 
+def temporal_first_guess(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-pixel linear interpolation in time between the nearest observed frames.
+
+    ``y``, ``mask``: (B, 1, T, H, W), mask 1 where occluded. Before the first
+    (after the last) observation the nearest observed value is repeated; a pixel
+    never observed in the window gets 0 (the sequence mean in normalised units).
+
+    >>> y = torch.tensor([0.0, 9.0, 2.0, 9.0, 9.0]).view(1, 1, 5, 1, 1)
+    >>> m = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0]).view(1, 1, 5, 1, 1)
+    >>> temporal_first_guess(y, m).flatten().tolist()
+    [0.0, 1.0, 2.0, 2.0, 2.0]
+    """
+    t_dim = 2
+    n_t = y.shape[t_dim]
+    seen = ~mask.bool()
+    t = torch.arange(n_t, device=y.device).view(1, 1, n_t, 1, 1).expand_as(y)
+    prev = torch.cummax(torch.where(seen, t, -1), dim=t_dim).values
+    rev = torch.cummax(torch.where(seen, n_t - 1 - t, -1).flip(t_dim), dim=t_dim).values
+    nxt = (n_t - 1 - rev).flip(t_dim)  # first observed frame >= t; n_t where none
+    y0 = y.masked_fill(~seen, 0.0)
+    v_prev = torch.gather(y0, t_dim, prev.clamp(min=0))
+    v_next = torch.gather(y0, t_dim, nxt.clamp(max=n_t - 1))
+    has_prev, has_next = prev >= 0, nxt < n_t
+    w = (t - prev).to(y.dtype) / (nxt - prev).clamp(min=1).to(y.dtype)
+    both = v_prev + w * (v_next - v_prev)
+    out = torch.where(has_prev & has_next, both, torch.where(has_prev, v_prev, v_next))
+    return torch.where(has_prev | has_next, out, torch.zeros_like(out))
+
+
 class ResBlock(nn.Module):
     """GroupNorm → SiLU → (2+1)D conv, twice, plus a 1×1×1 shortcut when the width changes."""
 
@@ -107,6 +136,10 @@ class FastGenerator(nn.Module):
         2× spatial down-samplings is ``len(channel_mults) - 1``.
     norm_groups
         GroupNorm groups; must divide every width.
+    first_guess
+        ``"temporal"``: also feed :func:`temporal_first_guess` and predict a
+        correction to it (the output starts as that interpolation); ``"none"``:
+        the network sees only ``y`` and the mask.
 
     Inputs are the observation ``y`` (B, 1, T, H, W), occluded pixels set to any
     fill value, and the binary ``mask`` (1 = occluded) of the same shape. The
@@ -119,13 +152,18 @@ class FastGenerator(nn.Module):
         base_channels: int = 16,
         channel_mults: tuple[int, ...] = (1, 2, 4, 8),
         norm_groups: int = 8,
+        first_guess: str = "none",
     ):
         super().__init__()
+        if first_guess not in ("none", "temporal"):
+            raise ValueError(f"first_guess must be 'none' or 'temporal', got {first_guess!r}")
+        self.first_guess = first_guess
         widths = [base_channels * m for m in channel_mults]
         self.n_down = len(widths) - 1
         g = norm_groups
 
-        self.stem = nn.Conv3d(2, widths[0], (1, 3, 3), padding=(0, 1, 1))
+        in_channels = 3 if first_guess == "temporal" else 2
+        self.stem = nn.Conv3d(in_channels, widths[0], (1, 3, 3), padding=(0, 1, 1))
         self.encoder = nn.ModuleList(ResBlock(c, c, g) for c in widths[:-1])
         self.downs = nn.ModuleList(_down(a, b) for a, b in pairwise(widths))
         self.middle = nn.Sequential(
@@ -140,6 +178,10 @@ class FastGenerator(nn.Module):
     def forward(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # masked_fill, not y * (1 - mask): a NaN fill value must not leak through.
         x = torch.cat([y.masked_fill(mask.bool(), 0.0), mask.to(y.dtype)], dim=1)  # (B, 2, T, H, W)
+        guess = None
+        if self.first_guess == "temporal":
+            guess = temporal_first_guess(y, mask)
+            x = torch.cat([x, guess], dim=1)  # (B, 3, T, H, W)
 
         # Pad H, W up to a multiple of 2^n_down so that every down-sampling halves exactly.
         h, w = x.shape[-2:]
@@ -159,4 +201,5 @@ class FastGenerator(nn.Module):
             x = block(up(x) + skips.pop())  # (B, C, T, 2H, 2W)
 
         out = self.head(x)[..., :h, :w]  # (B, 1, T, H, W)
-        return OUTPUT_BOUND * torch.tanh(out / OUTPUT_BOUND)
+        out = OUTPUT_BOUND * torch.tanh(out / OUTPUT_BOUND)
+        return out if guess is None else guess + out  # a bounded correction to the guess
