@@ -1,0 +1,466 @@
+"""Tests of unisst_lib.benchmark: known answers on synthetic fields, the tiny twin end to end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+from torch import nn
+
+from unisst_lib import benchmark as bm
+from unisst_lib.baselines import dineof
+from unisst_lib.sequences import make_dataset
+
+REQUIRED_KEYS = {
+    "method",
+    "threshold_gm2",
+    "occlusion_rate",
+    "rmse_c",
+    "mae_c",
+    "effective_resolution_km",
+    "fill_seconds",
+    "train_seconds",
+    "information",
+}
+
+
+# ------------------------------------------------------------------ helpers
+def window_frames(starts: list[int], n_t: int, step: int) -> np.ndarray:
+    """(N, T) time indices of windows of ``n_t`` frames ``step`` apart."""
+    return np.array([s + step * np.arange(n_t) for s in starts], dtype=np.int64)
+
+
+def low_rank_field(frames: np.ndarray, size: int = 16) -> np.ndarray:
+    """(N, T, H, W) float32 °C sampled at ``frames`` from one continuous rank-3 series.
+
+    A steady pattern plus two separable oscillating modes: the anomaly about any
+    constant is of rank 3 over every set of frames, windows or the whole series.
+    """
+    t = frames.astype(float)[..., None, None]  # (N, T, 1, 1)
+    y = np.linspace(0.0, 1.0, size)[:, None]
+    x = np.linspace(0.0, 1.0, size)[None, :]
+    steady = 20.0 + 2.0 * y + 0.5 * np.cos(2 * np.pi * x)
+    mode2 = 1.5 * np.sin(2 * np.pi * t / 40.0) * np.sin(np.pi * x) * np.cos(np.pi * y)
+    mode3 = 0.8 * np.cos(2 * np.pi * t / 15.0) * np.sin(2 * np.pi * (x + y))
+    return (steady + mode2 + mode3).astype(np.float32)
+
+
+def clumpy_clouds(shape: tuple[int, ...], fraction: float, seed: int) -> np.ndarray:
+    """bool, True on about ``fraction`` of every frame, in smooth blobs."""
+    rng = np.random.default_rng(seed)
+    sigma = (0,) * (len(shape) - 2) + (2, 2)
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=sigma, mode="wrap")
+    return noise > np.quantile(noise, 1.0 - fraction, axis=(-2, -1), keepdims=True)
+
+
+def synthetic_test_set(fraction: float = 0.3, seed: int = 0) -> bm.TestSet:
+    """Two phases (0 and 1) of three 12-frame windows, frames 2 apart, 16×16, no land."""
+    frames = window_frames([0, 24, 48, 1, 25, 49], n_t=12, step=2)
+    truth = low_rank_field(frames)
+    mask = clumpy_clouds(truth.shape, fraction, seed)
+    return bm.TestSet(
+        truth=truth, mask=mask, frames=frames, dataset=None, threshold_gm2=70.0,
+        dy_km=4.0, dx_km=5.0,
+    )  # fmt: skip
+
+
+def occluded_rmse(filled: np.ndarray, test: bm.TestSet) -> float:
+    sel = test.mask & np.isfinite(test.truth)
+    return float(np.sqrt(np.mean((filled[sel].astype(float) - test.truth[sel]) ** 2)))
+
+
+class ZeroGenerator(nn.Module):
+    """Predicts 0 in normalised units everywhere: the mean of the observed pixels."""
+
+    def forward(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(y)
+
+
+# --------------------------------------------------- effective resolution
+def test_effective_resolution_interpolates_log_linearly_at_the_first_crossing():
+    k = np.array([0.01, 0.02, 0.05, 0.1])
+    truth = np.array([4.0, 2.0, 1.0, 0.5])
+    ratio = np.array([0.1, 0.2, 0.4, 0.9])  # crosses 0.5 between k=0.05 and k=0.1
+    got = bm.effective_resolution_km(k, ratio * truth, truth)
+    frac = (0.5 - 0.4) / (0.9 - 0.4)
+    expected = 1.0 / math.exp(math.log(0.05) + frac * (math.log(0.1) - math.log(0.05)))
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert 10.0 < got < 20.0  # between the two wavelengths, as a check of the hand formula
+    # the first crossing counts, even when the ratio dips below the level again
+    dip = np.array([0.3, 0.7, 0.2, 0.9])
+    frac = (0.5 - 0.3) / (0.7 - 0.3)
+    expected = 1.0 / math.exp(math.log(0.01) + frac * (math.log(0.02) - math.log(0.01)))
+    assert bm.effective_resolution_km(k, dip, np.ones(4)) == pytest.approx(expected, rel=1e-12)
+    # a ratio exactly at the level is the crossing; another level moves it
+    assert bm.effective_resolution_km(k, np.array([0.1, 0.5, 0.9, 1.0]), np.ones(4)) == (
+        pytest.approx(1 / 0.02)
+    )
+    assert bm.effective_resolution_km(k, ratio, np.ones(4), level=0.2) == pytest.approx(1 / 0.02)
+
+
+def test_effective_resolution_limits():
+    k = np.array([0.01, 0.02, 0.04])
+    # never reaches the level: resolved down to the grid (Nyquist wavelength)
+    assert bm.effective_resolution_km(k, np.array([0.1, 0.2, 0.4]), np.ones(3)) == 25.0
+    assert bm.effective_resolution_km(k, np.zeros(3), np.ones(3)) == 25.0
+    # above the level at the largest scale: not even that is resolved
+    assert math.isnan(bm.effective_resolution_km(k, np.array([0.6, 0.1, 0.1]), np.ones(3)))
+    # no power in the truth at a bin: not resolved there
+    got = bm.effective_resolution_km(k, np.full(3, 0.1), np.array([1.0, 1.0, 0.0]))
+    assert got == pytest.approx(1 / 0.04)
+    got = bm.effective_resolution_km(k, np.full(3, 0.1), np.array([1.0, 0.0, 1.0]))
+    assert got == pytest.approx(1 / 0.02)
+
+
+@pytest.mark.parametrize(
+    ("k", "pe", "pt"),
+    [
+        (np.ones(3), np.ones(4), np.ones(3)),  # lengths differ
+        (np.ones(3), np.ones(3), np.ones(2)),
+        (np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3))),  # not 1-D
+        (np.ones(1), np.ones(1), np.ones(1)),  # a single bin
+    ],
+)
+def test_effective_resolution_bad_shapes(k, pe, pt):
+    with pytest.raises(ValueError, match="1-D arrays"):
+        bm.effective_resolution_km(k, pe, pt)
+
+
+# ---------------------------------------------------------- series chains
+def test_series_chains_groups_phases_in_time_order():
+    frames = window_frames([288, 1, 0, 145, 144, 289], n_t=24, step=6)
+    chains = bm.series_chains(frames)
+    assert sorted(c.tolist() for c in chains) == [[1, 3, 5], [2, 4, 0]]
+    for c in chains:  # each chain: one regular time grid, increasing, no frame twice
+        f = frames[c].ravel()
+        assert np.all(np.diff(f) == 6)
+
+
+def test_series_chains_refuses_overlapping_windows_of_one_phase():
+    frames = window_frames([0, 72, 1], n_t=24, step=6)  # 0 and 72 share frames 72..138
+    with pytest.raises(ValueError, match="overlap"):
+        bm.series_chains(frames)
+
+
+# ---------------------------------------------------------------- TestSet
+def test_test_set_observation_land_and_occlusion_rate():
+    n, n_t, h, w = 2, 3, 4, 5
+    truth = np.full((n, n_t, h, w), 15.0, dtype=np.float32)
+    truth += np.arange(h * w, dtype=np.float32).reshape(h, w)
+    truth[:, :, 0, 0] = np.nan  # no SST in any frame of any window: land
+    truth[0, :, 3, 4] = np.nan  # missing in every frame of window 0 only: not land
+    truth[1, 1, 2, 2] = np.nan  # a single missing value
+    mask = ~np.isfinite(truth)  # missing SST counts as occluded
+    mask[:, :, 1, 1] = True  # under cloud in every frame of every window: not land
+    mask[0, 2, 3, :] = True
+    mask[1, 0, :, 2] = True
+    test = bm.TestSet(
+        truth=truth, mask=mask, frames=window_frames([0, 1], n_t, 2), dataset=None,
+        threshold_gm2=70.0, dy_km=1.0, dx_km=1.0,
+    )  # fmt: skip
+    assert len(test) == 2
+    land = np.zeros((h, w), dtype=bool)
+    land[0, 0] = True
+    np.testing.assert_array_equal(test.land, land)
+    obs = test.observation
+    assert obs.shape == truth.shape
+    np.testing.assert_array_equal(np.isnan(obs), mask)
+    np.testing.assert_array_equal(obs[~mask], truth[~mask])
+    # clouds over ocean only: (1, 1) in 6 frames, row 3 of window 0 frame 2 without the
+    # missing (3, 4), column 2 of window 1 frame 0; missing SST counts in neither term
+    assert test.occlusion_rate == pytest.approx((6 + 4 + 4) / (n * n_t * h * w - 6 - 3 - 1))
+    # a pixel cloudy in every frame is filled by the window methods, land stays NaN
+    filled, secs = bm.fill_windows(test, "mean")
+    assert secs >= 0
+    assert np.isnan(filled[:, :, 0, 0]).all()
+    assert np.isfinite(filled[:, :, 1, 1]).all()
+    np.testing.assert_array_equal(filled[~mask], truth[~mask])
+
+
+# ---------------------------------------------------------------- fillers
+def test_fill_windows_keeps_observations_and_beats_the_mean():
+    test = synthetic_test_set()
+    assert 0.25 < test.occlusion_rate < 0.35
+    mean, _ = bm.fill_windows(test, "mean")
+    rmse_mean = occluded_rmse(mean, test)
+    assert rmse_mean > 0.5  # the field varies by degrees
+    for name, options, ratio in (("temporal", {}, 0.5), ("dineof", {"k_max": 6}, 0.2)):
+        filled, secs = bm.fill_windows(test, name, **options)
+        assert secs > 0 and filled.shape == test.truth.shape and filled.dtype == np.float32
+        assert np.isfinite(filled).all()
+        seen = ~test.mask
+        assert np.array_equal(filled[seen].view(np.uint32), test.truth[seen].view(np.uint32))
+        assert occluded_rmse(filled, test) < ratio * rmse_mean, name
+
+
+def test_fill_series_recovers_the_low_rank_field():
+    test = synthetic_test_set(seed=1)
+    chains = bm.series_chains(test.frames)
+    assert sorted(c.tolist() for c in chains) == [[0, 1, 2], [3, 4, 5]]
+    # every pixel seen at least once in each chain: nothing left to the spatial fallback
+    for chain in chains:
+        assert (~test.mask[chain]).any(axis=(0, 1)).all()
+    options = {"k_max": 6, "patience": 1, "tol": 1e-7, "max_iter": 1000}
+    filled, secs = bm.fill_series(test, **options)
+    assert secs > 0 and filled.shape == test.truth.shape
+    seen = ~test.mask
+    assert np.array_equal(filled[seen].view(np.uint32), test.truth[seen].view(np.uint32))
+    # cross-validation finds the rank (3) of the series, which is then filled exactly
+    assert np.abs(filled.astype(float) - test.truth).max() < 1e-3
+    mean, _ = bm.fill_windows(test, "mean")
+    assert occluded_rmse(filled, test) < 1e-3 * occluded_rmse(mean, test)
+    # each chain is one DINEOF run on its windows end to end, every cloud at its own frame
+    obs = test.observation
+    for chain in chains:
+        series = obs[chain].reshape(-1, *obs.shape[2:])
+        res = dineof(series, land=test.land, **options)
+        np.testing.assert_array_equal(filled[chain], res.filled.reshape(obs[chain].shape))
+
+
+def test_fill_series_with_a_given_number_of_eofs():
+    test = synthetic_test_set(seed=1)
+    filled, _ = bm.fill_series(test, n_eofs=3, tol=1e-7, max_iter=1000)
+    assert np.abs(filled.astype(float) - test.truth).max() < 1e-3
+
+
+# ------------------------------------------------------------------ score
+def test_score_perfect_fill_mean_fill_and_bad_shape():
+    test = synthetic_test_set(seed=2)
+    perfect = bm.score(test.truth.copy(), test)
+    assert perfect.rmse_c == 0.0 and perfect.mae_c == 0.0 and perfect.rmse_all_c == 0.0
+    assert perfect.effective_resolution_km == pytest.approx(1.0 / perfect.k[-1])
+    # the last bin lies at (or just below) the Nyquist wavenumber of the coarser axis
+    assert 1.0 / perfect.k[-1] >= 2 * max(test.dx_km, test.dy_km) - 1e-9
+    np.testing.assert_allclose(perfect.psd_filled, perfect.psd_truth)
+    assert perfect.occlusion_rate == pytest.approx(test.occlusion_rate)
+
+    mean, _ = bm.fill_windows(test, "mean")
+    sc = bm.score(mean, test)
+    diff = mean[test.mask].astype(float) - test.truth[test.mask]
+    assert sc.rmse_c == pytest.approx(np.sqrt(np.mean(diff**2)), rel=1e-6)
+    assert sc.mae_c == pytest.approx(np.mean(np.abs(diff)), rel=1e-6)
+    assert sc.rmse_all_c == pytest.approx(np.sqrt(np.sum(diff**2) / test.truth.size), rel=1e-6)
+    assert sc.k.shape == sc.psd_error.shape == sc.psd_truth.shape == sc.psd_filled.shape
+    assert (sc.psd_error > 0).all()
+    with pytest.raises(ValueError, match="shape"):
+        bm.score(mean[:, :-1], test)
+
+
+def test_score_leaves_land_out_of_the_errors_and_spectra():
+    test = synthetic_test_set(seed=3)
+    test.truth[:, :, 0, :3] = np.nan  # three coastal land pixels, NaN in every frame
+    test.mask[:, :, 0, :3] = True
+    assert test.land.sum() == 3
+    mean, _ = bm.fill_windows(test, "mean")
+    assert np.isnan(mean[:, :, 0, :3]).all()  # land stays land
+    sc = bm.score(mean, test)
+    sel = test.mask & np.isfinite(test.truth)
+    assert sc.rmse_c == pytest.approx(occluded_rmse(mean, test), rel=1e-6)
+    assert sel.sum() < test.mask.sum()
+    assert np.isfinite(sc.psd_error).all() and np.isfinite(sc.effective_resolution_km)
+    perfect = bm.score(np.where(test.land, np.nan, test.truth), test)
+    assert perfect.rmse_c == 0.0 and (perfect.psd_error == 0).all()
+
+
+# ------------------------------------------------------------- tiny twin
+def test_load_test_set_matches_the_eval_dataset(tiny_data_dir):
+    test = bm.load_test_set(threshold_gm2=70.0, max_items=3, data_dir=tiny_data_dir)
+    ds = make_dataset(
+        "twin", "test", threshold_gm2=70.0, mode="eval", seed=0, data_dir=tiny_data_dir
+    )
+    assert len(test) == 3 and test.truth.shape[0] == test.mask.shape[0] == 3
+    assert test.truth.dtype == np.float32 and test.mask.dtype == np.bool_
+    for i in range(3):
+        np.testing.assert_array_equal(test.truth[i], ds.sequences[i].values)
+        np.testing.assert_array_equal(test.mask[i], ds[i]["mask"][0].numpy() > 0.5)
+        np.testing.assert_array_equal(test.frames[i], ds.sequences.frame_indices(i))
+    assert test.threshold_gm2 == 70.0 and test.dx_km > 0 and test.dy_km > 0
+    np.testing.assert_array_equal(np.isnan(test.observation), test.mask)
+    # a higher LWP threshold hides fewer pixels; the windows are the same
+    high = bm.load_test_set(threshold_gm2=80.0, max_items=3, data_dir=tiny_data_dir)
+    np.testing.assert_array_equal(high.truth, test.truth)
+    assert 0 < high.occlusion_rate < test.occlusion_rate < 1
+    assert len(bm.load_test_set(threshold_gm2=70.0, data_dir=tiny_data_dir)) == len(ds)
+
+
+def test_zero_generator_is_the_sequence_mean_fill(tiny_data_dir):
+    test = bm.load_test_set(threshold_gm2=70.0, max_items=3, data_dir=tiny_data_dir)
+    # batches of 2 over 3 windows: a full batch and a remainder
+    filled, secs = bm.fill_generator(ZeroGenerator(), test, batch_size=2)
+    mean, _ = bm.fill_windows(test, "mean")
+    assert secs > 0 and filled.shape == test.truth.shape and filled.dtype == np.float32
+    seen = ~test.mask
+    np.testing.assert_array_equal(filled[seen], test.truth[seen])
+    np.testing.assert_allclose(filled, mean, rtol=0, atol=1e-4)
+    # and the mean differs from window to window (each is filled with its own)
+    per_window = [float(filled[i][test.mask[i]].mean()) for i in range(len(test))]
+    assert len({round(v, 3) for v in per_window}) == len(test)
+
+
+def test_benchmark_thresholds_rows_and_spectra(tiny_data_dir):
+    baselines = {"mean_fill": ("mean", {}), "temporal_interp": ("temporal", {})}
+    res = bm.benchmark_thresholds(
+        {"zero_model": (ZeroGenerator(), 12.5)},
+        thresholds_gm2=(55.0, 80.0),
+        max_items=2,
+        baselines=baselines,
+        series_options={"k_max": 3},
+        spectra_threshold_gm2=80.0,
+        data_dir=tiny_data_dir,
+        progress=False,
+    )
+    rows = res["rows"]
+    methods = ["mean_fill", "temporal_interp", "dineof_series", "zero_model"]
+    assert len(rows) == len(methods) * 2
+    assert {(r["method"], r["threshold_gm2"]) for r in rows} == {
+        (m, t) for m in methods for t in (55.0, 80.0)
+    }
+    for r in rows:
+        assert REQUIRED_KEYS <= set(r), REQUIRED_KEYS - set(r)
+        assert r["information"] == ("series" if r["method"] == "dineof_series" else "window")
+        assert r["train_seconds"] == (12.5 if r["method"] == "zero_model" else 0.0)
+        assert r["n_windows"] == 2
+        assert 0 < r["mae_c"] <= r["rmse_c"] < 10
+        assert r["fill_seconds"] > 0
+    by = {(r["method"], r["threshold_gm2"]): r for r in rows}
+    # one test set per threshold: every method sees the same occlusion
+    for t in (55.0, 80.0):
+        assert len({by[(m, t)]["occlusion_rate"] for m in methods}) == 1
+    assert by[("mean_fill", 55.0)]["occlusion_rate"] > by[("mean_fill", 80.0)]["occlusion_rate"]
+    # the zero generator is the mean fill
+    for t in (55.0, 80.0):
+        assert by[("zero_model", t)]["rmse_c"] == pytest.approx(
+            by[("mean_fill", t)]["rmse_c"], abs=1e-4
+        )
+    # the rows are the scores of the fills on the same windows
+    test = bm.load_test_set(threshold_gm2=55.0, max_items=2, data_dir=tiny_data_dir)
+    sc = bm.score(bm.fill_windows(test, "temporal")[0], test)
+    assert by[("temporal_interp", 55.0)]["rmse_c"] == pytest.approx(sc.rmse_c, rel=1e-9)
+    assert by[("temporal_interp", 55.0)]["occlusion_rate"] == pytest.approx(test.occlusion_rate)
+    # spectra of the chosen threshold only, for every method
+    spectra = res["spectra"]
+    assert spectra["threshold_gm2"] == 80.0
+    assert set(spectra["methods"]) == set(methods)
+    n_k = len(spectra["k_cpkm"])
+    assert n_k > 2 and len(spectra["truth"]) == n_k
+    for v in spectra["methods"].values():
+        assert len(v["filled"]) == len(v["error"]) == n_k
+
+
+# ------------------------------------------------------ goals and markdown
+def row(method: str, thr: float, rmse: float, information: str = "window") -> dict:
+    return {
+        "method": method,
+        "threshold_gm2": thr,
+        "occlusion_rate": 0.6 if thr == 55.0 else 0.4,
+        "rmse_c": rmse,
+        "mae_c": rmse / 2,
+        "rmse_all_c": rmse / 3,
+        "effective_resolution_km": None if method == "mean_fill" else 20.0 + rmse,
+        "fill_seconds": 2.0,
+        "frames_per_s": 96.0,
+        "train_seconds": 3600.0 if method.startswith(("unisst", "oracle")) else 0.0,
+        "information": information,
+        "n_windows": 4,
+    }
+
+
+def hand_rows() -> list[dict]:
+    rows = []
+    for thr, hybrid in ((55.0, 0.72), (70.0, 0.4)):
+        rows += [
+            row("mean_fill", thr, 1.0),
+            row("dineof_window", thr, 0.8),
+            row("dineof_series", thr, 0.5, "series"),
+            row("unisst_hybrid", thr, hybrid),
+            row("oracle_supervised", thr, 0.38),  # lower, but not a window method
+            row("my_extra", thr, 0.9),
+        ]
+    rows.append(row("mean_fill", 80.0, 1.0))  # the model is missing at 80: no check
+    rows.append(row("unisst_hybrid", 90.0, 0.1))  # the others are missing at 90
+    return rows
+
+
+def test_goal_checks_ratios_and_verdict():
+    checks = {c["threshold_gm2"]: c for c in bm.goal_checks(hand_rows())}
+    assert sorted(checks) == [55.0, 70.0, 90.0]
+    good = checks[70.0]
+    assert good["vs_dineof_window"] == pytest.approx(0.4 / 0.8)
+    assert good["vs_dineof_series"] == pytest.approx(0.4 / 0.5)
+    assert good["vs_oracle"] == pytest.approx(0.4 / 0.38)
+    assert good["best_window_method"] == "unisst_hybrid"
+    assert good["goals_met"] is True
+    bad = checks[55.0]  # 0.72 / 0.8 > 0.75 and 0.72 / 0.5 > 1
+    assert bad["vs_dineof_window"] == pytest.approx(0.9)
+    assert bad["vs_dineof_series"] == pytest.approx(1.44)
+    assert bad["best_window_method"] == "unisst_hybrid"
+    assert bad["goals_met"] is False
+    alone = checks[90.0]
+    assert alone["vs_dineof_window"] is None and alone["vs_oracle"] is None
+    assert alone["goals_met"] is False  # a missing comparison is not a goal met
+    # the oracle bound alone can fail the goals
+    rows = [r if r["method"] != "oracle_supervised" else {**r, "rmse_c": 0.3} for r in hand_rows()]
+    fail = {c["threshold_gm2"]: c for c in bm.goal_checks(rows)}[70.0]
+    assert fail["vs_oracle"] == pytest.approx(0.4 / 0.3) and fail["goals_met"] is False
+    # the best window method beating the model fails the goals too
+    rows = [r if r["method"] != "my_extra" else {**r, "rmse_c": 0.35} for r in hand_rows()]
+    lost = {c["threshold_gm2"]: c for c in bm.goal_checks(rows)}[70.0]
+    assert lost["best_window_method"] == "my_extra" and lost["goals_met"] is False
+    # another model name
+    other = bm.goal_checks(hand_rows(), model="dineof_window")
+    assert [c["threshold_gm2"] for c in other] == [55.0, 70.0]
+    assert other[0]["vs_dineof_window"] == pytest.approx(1.0)
+
+
+def _section(md: str, title: str) -> list[str]:
+    """The lines of the Markdown section ``## title`` (up to the next heading)."""
+    lines = md.splitlines()
+    start = lines.index(f"## {title}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+    return lines[start + 1 : end]
+
+
+def test_results_markdown_tables():
+    rows = [r for r in hand_rows() if r["threshold_gm2"] in (55.0, 70.0)]
+    meta = {
+        "command": "python benchmarks/accuracy.py --quick",
+        "date": "2026-01-01",
+        "dx_km": 4.5,
+        "models": {"unisst_hybrid": "fast, 2000 steps"},
+    }
+    md = bm.results_markdown({"rows": rows, "meta": meta})
+    assert "`python benchmarks/accuracy.py --quick`" in md
+    assert "Nyquist wavelength 9.0 km" in md
+    order = [
+        "mean_fill", "dineof_window", "dineof_series", "unisst_hybrid", "oracle_supervised",
+        "my_extra",
+    ]  # fmt: skip
+    for title, key, spec in (
+        ("RMSE (°C)", "rmse_c", ".3f"),
+        ("MAE (°C)", "mae_c", ".3f"),
+        ("Effective resolution (km)", "effective_resolution_km", ".1f"),
+    ):
+        section = _section(md, title)
+        assert "| 55 g/m² | 70 g/m² |" in next(li for li in section if li.startswith("| method"))
+        assert any(li.startswith("| *occlusion rate* | | 60.0 % | 40.0 % |") for li in section)
+        lines = [li for li in section if li.startswith("| ") and li.split(" | ")[0][2:] in order]
+        assert [li.split(" | ")[0][2:] for li in lines] == order  # one line each, in order
+        for li in lines:
+            method = li.split(" | ")[0][2:]
+            cells = [c.strip() for c in li.strip("|").split("|")]
+            info = "series" if method == "dineof_series" else "window"
+            expected = [
+                "–" if r[key] is None else format(r[key], spec)
+                for r in rows
+                if r["method"] == method
+            ]
+            assert cells == [method, info, *expected]
+    timing = [li for li in _section(md, "Time on this machine") if li.startswith("| unisst")]
+    assert timing == ["| unisst_hybrid | 3600 | 2.00 | 96 |"]
+    goals = _section(md, "Goals for `unisst_hybrid`")
+    assert any(li.startswith("| 55 | 0.90 | 1.44 | 1.89 | unisst_hybrid | no |") for li in goals)
+    assert any(li.startswith("| 70 | 0.50 | 0.80 | 1.05 | unisst_hybrid | yes |") for li in goals)
+    assert "- `unisst_hybrid`: fast, 2000 steps" in md
