@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -244,3 +246,20 @@ def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_atomic_path_gives_new_files_the_usual_mode_and_keeps_an_existing_mode(tmp_path):
+    from unisst_lib.paths import atomic_path
+
+    umask = os.umask(0o022)
+    try:
+        new = tmp_path / "new.txt"
+        with atomic_path(new) as tmp:
+            tmp.write_text("a")
+        assert new.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        new.chmod(0o640)
+        with atomic_path(new) as tmp:
+            tmp.write_text("b")
+        assert new.stat().st_mode & 0o777 == 0o640 and new.read_text() == "b"
+    finally:
+        os.umask(umask)
