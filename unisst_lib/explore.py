@@ -1,0 +1,744 @@
+"""Cloud-mask exploration: what notebook ``02_mask_exploration`` shows, without widgets.
+
+A :class:`MaskExplorer` holds one SST sequence (T, H, W) in °C and the liquid water
+path (LWP, kg m-2) of the cloud window that occludes it. For an LWP threshold in
+**g m-2** (as the paper quotes them: 55..80, default 70) and a frame index it gives
+the LWP frame, the cloud mask (``lwp_to_mask``: occluded where LWP > threshold),
+the occluded SST frame and an occlusion-rate readout string; it also gives the LWP
+histogram and the occlusion-rate-vs-threshold curve (``occlusion_rate_curve``).
+Everything is computed with :mod:`unisst_lib.masks`, so the numbers are the ones
+training and evaluation use.
+
+:func:`load_explorer` builds one from a manifest split, with the cloud window the
+evaluation data set gives that sequence. :class:`ExplorerWidgets` wires ipywidgets
+sliders (threshold, time) to it for the notebook; the computations stay here.
+
+The readout has one stable, parseable format (:data:`READOUT_RE`)::
+
+    occlusion rate: 39.3 % (threshold 70 g/m², frame 0)
+
+Examples
+--------
+>>> import numpy as np
+>>> lwp = np.full((10, 2, 2), 0.050, dtype=np.float32)  # (steps, ny, nx), kg m-2
+>>> lwp[0] = [[0.060, 0.072], [0.080, 0.100]]
+>>> sst = np.full((2, 2, 2), 20.0, dtype=np.float32)  # (T, H, W), °C
+>>> ex = MaskExplorer(lwp, sst, cloud_interval=5)
+>>> ex.readout(70, 0)
+'occlusion rate: 75.0 % (threshold 70 g/m², frame 0)'
+>>> ex.frame(75, 0).mask.tolist()
+[[False, False], [True, True]]
+>>> parse_readout(ex.readout(75, 1))
+(0.0, 75.0, 1)
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from unisst_lib.errors import DataNotFoundError, ThresholdError, UnisstError
+from unisst_lib.manifest import Manifest
+from unisst_lib.masks import (
+    MAX_THRESHOLD_KGM2,
+    CloudSampler,
+    CloudWindow,
+    check_threshold,
+    gm2_to_kgm2,
+    kgm2_to_gm2,
+    lwp_to_mask,
+    occlusion_rate,
+    occlusion_rate_curve,
+)
+from unisst_lib.paths import DATA_DIR_ENV
+
+log = logging.getLogger(__name__)
+
+#: Thresholds of the occlusion-rate curve, g m-2: 55..80 in steps of 1 (the paper's range).
+CURVE_THRESHOLDS_GM2: tuple[float, ...] = tuple(float(t) for t in range(55, 81))
+#: Range the paper studies, g m-2 (shaded on the figures).
+STUDIED_RANGE_GM2 = (55.0, 80.0)
+#: Default histogram bin edges, g m-2 (values above the last edge go into the last bin).
+HISTOGRAM_EDGES_GM2 = np.arange(0.0, 302.5, 2.5)
+#: The readout: rate in % with one decimal, threshold in g m-2 (``:g``), frame index.
+READOUT_RE = re.compile(
+    r"^occlusion rate: (?P<rate>\d+\.\d) % "
+    r"\(threshold (?P<threshold>[0-9.e+-]+) g/m², frame (?P<frame>\d+)\)$"
+)
+
+
+class FrameIndexError(UnisstError, IndexError):
+    """A frame (time) index outside the sequence."""
+
+
+# ----------------------------------------------------------------- readout
+def check_threshold_gm2(threshold_gm2: float) -> float:
+    """Return an LWP threshold in **g m-2** as a float, or raise :class:`ThresholdError`.
+
+    Accepts (0, 1000] g m-2 (the range :func:`unisst_lib.masks.check_threshold`
+    accepts in kg m-2). A value below 1 is almost surely in kg m-2 (0.070 meant as
+    70 g m-2) and is refused with a message saying so.
+
+    >>> check_threshold_gm2(70)
+    70.0
+    """
+    try:
+        t = float(threshold_gm2)
+    except (TypeError, ValueError):
+        raise ThresholdError(
+            f"LWP threshold {threshold_gm2!r} is not a number: pass a threshold in g m-2, "
+            "e.g. 70 (the paper's default; it studies 55..80)."
+        ) from None
+    limit = kgm2_to_gm2(MAX_THRESHOLD_KGM2)
+    if not math.isfinite(t) or t <= 0:
+        raise ThresholdError(
+            f"LWP threshold {t:g} g m-2 is not a positive number: pass a threshold in g m-2 "
+            f"within (0, {limit:g}], e.g. 70 (the paper studies 55..80)."
+        )
+    if t < 1:
+        raise ThresholdError(
+            f"LWP threshold {t:g} g m-2 looks like kg m-2: thresholds here are in g m-2, "
+            f"pass {kgm2_to_gm2(t):g} (= {t:g} kg m-2)."
+        )
+    if t > limit:
+        raise ThresholdError(
+            f"LWP threshold {t:g} g m-2 is above any liquid water path of interest: pass a "
+            f"threshold within (0, {limit:g}] g m-2, e.g. 70."
+        )
+    check_threshold(gm2_to_kgm2(t))  # the library's own guard, in kg m-2
+    return t
+
+
+def format_readout(rate: float, threshold_gm2: float, time_index: int) -> str:
+    """The readout string: ``"occlusion rate: 39.3 % (threshold 70 g/m², frame 0)"``.
+
+    Parameters
+    ----------
+    rate
+        Occluded fraction in [0, 1] (shown in % with one decimal).
+    threshold_gm2
+        LWP threshold, g m-2 (shown with ``:g``: 70, 72.5).
+    time_index
+        Frame index within the sequence.
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"occlusion rate must be a fraction in [0, 1], got {rate}")
+    return (
+        f"occlusion rate: {100.0 * rate:.1f} % "
+        f"(threshold {float(threshold_gm2):g} g/m², frame {int(time_index)})"
+    )
+
+
+def parse_readout(text: str) -> tuple[float, float, int]:
+    """Inverse of :func:`format_readout`: ``(rate in %, threshold g m-2, frame)``.
+
+    >>> parse_readout("occlusion rate: 39.3 % (threshold 72.5 g/m², frame 3)")
+    (39.3, 72.5, 3)
+    """
+    m = READOUT_RE.match(text.strip())
+    if m is None:
+        raise ValueError(f"not an occlusion-rate readout: {text!r}")
+    return float(m["rate"]), float(m["threshold"]), int(m["frame"])
+
+
+# ------------------------------------------------------------------ frames
+@dataclass(frozen=True)
+class FrameView:
+    """One frame of the explorer at one threshold.
+
+    Attributes
+    ----------
+    threshold_gm2 : float
+        LWP threshold, g m-2.
+    time_index : int
+        Frame index within the sequence, 0..T-1.
+    time : numpy.datetime64 or None
+        The frame's time (None when the SST has no time coordinate).
+    lwp_kgm2 : numpy.ndarray
+        (H, W) float32 liquid water path, kg m-2.
+    mask : numpy.ndarray
+        (H, W) bool, True = occluded by cloud (LWP > threshold).
+    sst_c : numpy.ndarray
+        (H, W) float32 SST, °C (NaN where the SST itself is missing).
+    observed_c : numpy.ndarray
+        (H, W) float32 SST as a satellite would see it, °C: NaN under clouds.
+    occlusion_rate : float
+        Fraction of the frame's pixels under cloud, in [0, 1] (:func:`occlusion_rate`
+        of ``mask``).
+    readout : str
+        :func:`format_readout` of the above.
+    """
+
+    threshold_gm2: float
+    time_index: int
+    time: np.datetime64 | None
+    lwp_kgm2: np.ndarray
+    mask: np.ndarray
+    sst_c: np.ndarray
+    observed_c: np.ndarray
+    occlusion_rate: float
+    readout: str
+
+
+class MaskExplorer:
+    """One SST sequence and the LWP of the cloud window over it.
+
+    Parameters
+    ----------
+    lwp
+        (n_steps, ny, nx) liquid water path of the whole cloud data set, kg m-2
+        (a ``np.memmap`` is fine: only the window is read, plus one pass for the
+        data-set-wide histogram and curve).
+    sst
+        (T, H, W) SST in °C: an ``xarray.DataArray`` with dims (time, latitude,
+        longitude) (its coordinates label the figures) or a plain array.
+    cloud_interval
+        Cloud steps between successive frames (the manifest's ``cloud_interval``).
+    cloud_start
+        First cloud step of the window.
+    offset
+        (row, col) of the crop of the cloud tile; default centred (as
+        :meth:`CloudSampler.window`).
+
+    Raises
+    ------
+    CloudDataError
+        The LWP array is not 3-D, too short for a window or its tile smaller than
+        the SST grid (from :class:`CloudSampler`).
+    IndexError
+        ``cloud_start`` or ``offset`` outside the cloud data set.
+    """
+
+    def __init__(
+        self,
+        lwp: np.ndarray,
+        sst: xr.DataArray | np.ndarray,
+        *,
+        cloud_interval: int,
+        cloud_start: int = 0,
+        offset: tuple[int, int] | None = None,
+    ) -> None:
+        if isinstance(sst, xr.DataArray):
+            if sst.ndim != 3:
+                raise ValueError(f"sst must be (time, latitude, longitude), got dims {sst.dims}")
+            da = sst
+        else:
+            arr = np.asarray(sst)
+            if arr.ndim != 3:
+                raise ValueError(f"sst must be (T, H, W), got shape {arr.shape}")
+            da = xr.DataArray(arr, dims=("time", "latitude", "longitude"))
+        self.sst = da.astype(np.float32).load()
+        t, h, w = self.sst.shape
+        # The sampler validates the cloud array against the grid and numbers the frames
+        # exactly as training does; its own threshold is not used here.
+        self.sampler = CloudSampler(
+            lwp,
+            seq_len=t,
+            cloud_interval=cloud_interval,
+            threshold_kgm2=gm2_to_kgm2(70.0),
+            size=(h, w),
+        )
+        row, col = self.sampler.centre_offset() if offset is None else offset
+        self.window = CloudWindow(int(cloud_start), int(row), int(col))
+        self.sampler.mask(self.window)  # raises IndexError for a start or crop outside
+        #: (T,) cloud steps of the window's frames.
+        self.cloud_steps = self.sampler.frames(self.window.start)
+        s, r, c = self.window
+        ci = self.sampler.cloud_interval
+        #: (T, H, W) float32 liquid water path of the window, kg m-2.
+        self.lwp_kgm2 = np.asarray(
+            self.sampler.lwp[s : s + self.sampler.span : ci, r : r + h, c : c + w]
+        )
+        self._sst_values = np.asarray(self.sst.values, dtype=np.float32)
+        finite = self._sst_values[np.isfinite(self._sst_values)]
+        #: (min, max) of the SST over the sequence, °C: one colour scale for every frame.
+        self.sst_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+    def __repr__(self) -> str:
+        t, h, w = self.sst.shape
+        return (
+            f"MaskExplorer(frames={t}, grid={h}×{w}, cloud_start={self.window.start}, "
+            f"crop=({self.window.row}, {self.window.col}), "
+            f"cloud_interval={self.sampler.cloud_interval}, "
+            f"cloud steps in the data set={self.sampler.lwp.shape[0]})"
+        )
+
+    @property
+    def n_frames(self) -> int:
+        """T, frames in the sequence."""
+        return int(self.sst.shape[0])
+
+    def _check_time(self, time_index: int) -> int:
+        try:
+            i = int(time_index)
+        except (TypeError, ValueError):
+            raise FrameIndexError(f"frame index {time_index!r} is not an integer") from None
+        if i != time_index:
+            raise FrameIndexError(f"frame index {time_index!r} is not an integer")
+        if not 0 <= i < self.n_frames:
+            raise FrameIndexError(
+                f"frame index {time_index} outside 0..{self.n_frames - 1}: the sequence has "
+                f"{self.n_frames} frames."
+            )
+        return i
+
+    def time_of(self, time_index: int) -> np.datetime64 | None:
+        """Time of frame ``time_index`` (None without a time coordinate)."""
+        i = self._check_time(time_index)
+        if "time" in self.sst.coords:
+            return self.sst["time"].values[i]
+        return None
+
+    # -- masks and rates ------------------------------------------------------
+    def mask(self, threshold_gm2: float) -> np.ndarray:
+        """(T, H, W) bool cloud mask of the sequence, True where LWP > threshold (g m-2)."""
+        t = check_threshold_gm2(threshold_gm2)
+        return lwp_to_mask(self.lwp_kgm2, gm2_to_kgm2(t))
+
+    def occlusion_rate(self, threshold_gm2: float, time_index: int | None = None) -> float:
+        """Occluded fraction in [0, 1] of frame ``time_index`` (None: the whole sequence)."""
+        m = self.mask(threshold_gm2)
+        return occlusion_rate(m if time_index is None else m[self._check_time(time_index)])
+
+    def frame(self, threshold_gm2: float, time_index: int) -> FrameView:
+        """Everything the notebook shows for one threshold (g m-2) and frame."""
+        thr = check_threshold_gm2(threshold_gm2)
+        i = self._check_time(time_index)
+        lwp = self.lwp_kgm2[i]
+        mask = lwp_to_mask(lwp, gm2_to_kgm2(thr))
+        sst = self._sst_values[i]
+        rate = occlusion_rate(mask)
+        return FrameView(
+            threshold_gm2=thr,
+            time_index=i,
+            time=self.time_of(i),
+            lwp_kgm2=lwp,
+            mask=mask,
+            sst_c=sst,
+            observed_c=np.where(mask, np.float32(np.nan), sst),
+            occlusion_rate=rate,
+            readout=format_readout(rate, thr, i),
+        )
+
+    def readout(self, threshold_gm2: float, time_index: int) -> str:
+        """The readout string of one threshold (g m-2) and frame."""
+        return self.frame(threshold_gm2, time_index).readout
+
+    # -- statistics -----------------------------------------------------------
+    def _scope_lwp(self, scope: str) -> np.ndarray:
+        if scope == "window":
+            return self.lwp_kgm2
+        if scope == "dataset":
+            return self.sampler.lwp
+        raise ValueError(f"scope must be 'window' or 'dataset', got {scope!r}")
+
+    def histogram(
+        self,
+        *,
+        scope: Literal["window", "dataset"] = "window",
+        edges_gm2: Sequence[float] | np.ndarray | None = None,
+        chunk_steps: int = 256,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Histogram of the LWP in g m-2.
+
+        Parameters
+        ----------
+        scope
+            ``"window"``: the T frames over the sequence; ``"dataset"``: every step of
+            the cloud data set (read ``chunk_steps`` at a time).
+        edges_gm2
+            Increasing bin edges, g m-2 (default 0, 2.5, ..., 300). Values below the
+            first edge go into the first bin, above the last into the last bin, so
+            every finite value is counted.
+
+        Returns
+        -------
+        counts, edges_gm2
+            (K,) int64 counts and (K + 1,) float64 edges, g m-2.
+        """
+        edges = np.asarray(HISTOGRAM_EDGES_GM2 if edges_gm2 is None else edges_gm2, float)
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+            raise ValueError("edges_gm2 must be at least two strictly increasing values (g m-2)")
+        lwp = self._scope_lwp(scope)
+        counts = np.zeros(edges.size - 1, dtype=np.int64)
+        for s in range(0, lwp.shape[0], chunk_steps):
+            v = kgm2_to_gm2(np.asarray(lwp[s : s + chunk_steps], dtype=np.float64)).ravel()
+            v = np.clip(v[np.isfinite(v)], edges[0], edges[-1])
+            counts += np.histogram(v, bins=edges)[0]
+        return counts, edges
+
+    def curve(
+        self,
+        thresholds_gm2: Sequence[float] = CURVE_THRESHOLDS_GM2,
+        *,
+        scope: Literal["window", "dataset"] = "window",
+    ) -> xr.DataArray:
+        """Occluded fraction against the threshold (g m-2): :func:`occlusion_rate_curve`.
+
+        ``scope="window"`` counts the T frames over the sequence (equals
+        :meth:`occlusion_rate` with ``time_index=None``), ``"dataset"`` every step of
+        the cloud data set. Returns a DataArray with dim ``threshold`` (g m-2).
+        """
+        for t in thresholds_gm2:
+            check_threshold_gm2(t)
+        return occlusion_rate_curve(self._scope_lwp(scope), list(thresholds_gm2))
+
+    # -- figures --------------------------------------------------------------
+    def _extent(self) -> tuple[list[float] | None, str, str]:
+        if "latitude" in self.sst.coords and "longitude" in self.sst.coords:
+            lat = self.sst["latitude"].values
+            lon = self.sst["longitude"].values
+            if lat.size > 1 and lon.size > 1:
+                dy = float(lat[1] - lat[0]) / 2
+                dx = float(lon[1] - lon[0]) / 2
+                ext = [float(lon[0]) - dx, float(lon[-1]) + dx, float(lat[0]) - dy]
+                return [*ext, float(lat[-1]) + dy], "longitude (°E)", "latitude (°N)"
+        return None, "x (pixel)", "y (pixel)"
+
+    def frame_figure(self, threshold_gm2: float, time_index: int) -> Figure:
+        """LWP (g m-2, threshold contour), cloud mask and occluded SST (°C) of one frame."""
+        import cmocean
+        from matplotlib.colors import ListedColormap
+
+        v = self.frame(threshold_gm2, time_index)
+        extent, xlabel, ylabel = self._extent()
+        fig = Figure(figsize=(11, 3.6), layout="constrained")
+        ax_lwp, ax_mask, ax_sst = fig.subplots(1, 3, sharex=True, sharey=True)
+        kw = {"origin": "lower", "extent": extent, "aspect": "equal", "interpolation": "nearest"}
+        lwp_gm2 = kgm2_to_gm2(v.lwp_kgm2.astype(np.float64))
+        im = ax_lwp.imshow(lwp_gm2, cmap=cmocean.cm.rain, vmin=0, vmax=200, **kw)
+        fig.colorbar(im, ax=ax_lwp, shrink=0.85, label="LWP (g m$^{-2}$)", extend="max")
+        ax_lwp.contour(
+            lwp_gm2,
+            levels=[v.threshold_gm2],
+            colors="tab:red",
+            linewidths=0.8,
+            origin="lower",
+            extent=extent,
+        )
+        ax_lwp.set_title(f"liquid water path (red: {v.threshold_gm2:g} g m$^{{-2}}$)", fontsize=9)
+        ax_mask.imshow(
+            v.mask.astype(np.uint8),
+            cmap=ListedColormap(["#1f4e79", "0.92"]),
+            vmin=0,
+            vmax=1,
+            **kw,
+        )
+        ax_mask.set_title(
+            f"cloud mask (white: LWP > threshold), {100 * v.occlusion_rate:.1f} %", fontsize=9
+        )
+        cmap = cmocean.cm.thermal.with_extremes(bad="0.75")
+        lo, hi = self.sst_range
+        im = ax_sst.imshow(v.observed_c, cmap=cmap, vmin=lo, vmax=hi, **kw)
+        fig.colorbar(im, ax=ax_sst, shrink=0.85, label="SST (°C)")
+        ax_sst.set_title("SST seen through the clouds (grey: occluded)", fontsize=9)
+        for ax in (ax_lwp, ax_mask, ax_sst):
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.tick_params(labelsize=7)
+        ax_lwp.set_ylabel(ylabel, fontsize=8)
+        when = "" if v.time is None else f", {np.datetime_as_string(v.time, unit='m')}"
+        fig.suptitle(
+            f"frame {v.time_index} of {self.n_frames}{when} (cloud step "
+            f"{int(self.cloud_steps[v.time_index])}): {v.readout}",
+            fontsize=10,
+        )
+        return fig
+
+    def lwp_figure(self, time_indices: Sequence[int] | None = None) -> Figure:
+        """LWP fields (g m-2) of a few frames (default 4 evenly spaced)."""
+        import cmocean
+
+        if time_indices is None:
+            time_indices = np.linspace(0, self.n_frames - 1, 4).astype(int).tolist()
+        idx = [self._check_time(i) for i in time_indices]
+        extent, xlabel, ylabel = self._extent()
+        fig = Figure(figsize=(2.8 * len(idx) + 1.0, 3.2), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(1, len(idx), sharex=True, sharey=True))
+        im = None
+        for ax, i in zip(axes, idx, strict=True):
+            im = ax.imshow(
+                kgm2_to_gm2(self.lwp_kgm2[i].astype(np.float64)),
+                origin="lower",
+                extent=extent,
+                cmap=cmocean.cm.rain,
+                vmin=0,
+                vmax=200,
+                interpolation="nearest",
+            )
+            t = self.time_of(i)
+            label = f"frame {i}" + ("" if t is None else f", {np.datetime_as_string(t, 'm')}")
+            ax.set_title(label, fontsize=8)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[0].set_ylabel(ylabel, fontsize=8)
+        fig.colorbar(im, ax=list(axes), shrink=0.85, label="LWP (g m$^{-2}$)", extend="max")
+        return fig
+
+
+# ---------------------------------------------------------- summary figures
+def histogram_figure(
+    histograms: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    threshold_gm2: float | None = None,
+) -> Figure:
+    """LWP histograms as densities (per g m-2), the studied range 55..80 shaded.
+
+    Parameters
+    ----------
+    histograms
+        Label -> ``(counts, edges_gm2)`` from :meth:`MaskExplorer.histogram`.
+    threshold_gm2
+        Drawn as a vertical line when given.
+    """
+    fig = Figure(figsize=(7, 3.4), layout="constrained")
+    ax = fig.subplots()
+    for label, (counts, edges) in histograms.items():
+        density = counts / max(int(counts.sum()), 1) / np.diff(edges)
+        ax.stairs(density, edges, label=label, lw=1.2)
+    ax.axvspan(*STUDIED_RANGE_GM2, color="0.85", zorder=0, label="studied 55–80 g m$^{-2}$")
+    if threshold_gm2 is not None:
+        ax.axvline(threshold_gm2, color="tab:red", lw=1, label=f"{threshold_gm2:g} g m$^{{-2}}$")
+    ax.set(xlabel="liquid water path (g m$^{-2}$)", ylabel="density (per g m$^{-2}$)")
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def curve_figure(
+    curves: dict[str, xr.DataArray],
+    *,
+    threshold_gm2: float | None = None,
+) -> Figure:
+    """Occlusion rate (%) against the LWP threshold (g m-2), one line per curve."""
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for label, c in curves.items():
+        ax.plot(c["threshold"].values, 100 * c.values, marker="o", ms=3, label=label)
+    if threshold_gm2 is not None:
+        ax.axvline(threshold_gm2, color="tab:red", lw=1, label=f"{threshold_gm2:g} g m$^{{-2}}$")
+    ax.set(xlabel="LWP threshold (g m$^{-2}$)", ylabel="occluded pixels (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def rate_table(
+    curves: dict[str, xr.DataArray], thresholds_gm2: Sequence[float] = (55, 60, 65, 70, 75, 80)
+):
+    """Occluded pixels in % at a few thresholds: a ``pandas.DataFrame``.
+
+    Index ``threshold (g m-2)``, one column per curve of :meth:`MaskExplorer.curve`
+    (each must contain the thresholds), values rounded to 0.1 %.
+    """
+    import pandas as pd
+
+    thr = [float(t) for t in thresholds_gm2]
+    cols = {}
+    for label, c in curves.items():
+        missing = sorted(set(thr) - {float(v) for v in c["threshold"].values})
+        if missing:
+            raise ValueError(f"curve {label!r} has no value at thresholds {missing} g m-2")
+        cols[label] = np.round(100 * c.sel(threshold=thr).values, 1)
+    return pd.DataFrame(cols, index=pd.Index(thr, name="threshold (g m-2)"))
+
+
+def figure_png(fig: Figure, *, dpi: int = 80) -> bytes:
+    """PNG bytes of a figure (for an ``ipywidgets.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ loading
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory for a notebook.
+
+    ``data_dir`` if given; else ``$UNISST_DATA_DIR``; else the first ``data`` folder
+    found in the working directory or its parent (a notebook in ``notebooks/`` runs
+    with that folder as its working directory, the data live in ``../data``).
+    """
+    if data_dir is not None:
+        return Path(data_dir)
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    cwd = Path.cwd()
+    for cand in (cwd / "data", cwd.parent / "data"):
+        if cand.is_dir():
+            return cand
+    return cwd / "data"
+
+
+def load_explorer(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    split_set: str = "twin",
+    split: str = "val",
+    index: int = 0,
+    clouds: str = "twin",
+    seed: int = 0,
+    manifest: Manifest | None = None,
+) -> MaskExplorer:
+    """Sequence ``index`` of a manifest split, with its evaluation cloud window.
+
+    The window is ``clouds.draw_for_index(index, seed)`` of the evaluation data set
+    (:func:`unisst_lib.sequences.make_dataset` with ``mode="eval"``), i.e. the clouds
+    that data set puts over that sequence (unless they hide every pixel, when the
+    data set redraws).
+
+    Parameters
+    ----------
+    data_dir
+        Data directory (:func:`resolve_data_dir`).
+    split_set, split, clouds, seed, manifest
+        As :func:`unisst_lib.sequences.make_dataset`.
+    index
+        Sequence of the split.
+
+    Raises
+    ------
+    DataNotFoundError
+        SST or cloud file missing (the message names the command that makes it).
+    FrameIndexError
+        ``index`` outside the split.
+    """
+    from unisst_lib.sequences import make_dataset
+
+    root = resolve_data_dir(data_dir)
+    try:
+        ds = make_dataset(
+            split_set,
+            split,
+            clouds=clouds,
+            mode="eval",
+            seed=seed,
+            manifest=manifest,
+            data_dir=root,
+            preload=False,
+        )
+    except DataNotFoundError as e:
+        raise DataNotFoundError(f"{e} (data directory: {root.resolve()})") from None
+    n = len(ds.sequences)
+    if not 0 <= int(index) < n:
+        raise FrameIndexError(
+            f"sequence index {index} outside 0..{n - 1}: split {split_set}/{split} has {n} "
+            "sequences."
+        )
+    where = ds.clouds.draw_for_index(int(index), ds.seed)
+    log.info("sequence %d of %s/%s, cloud window %s", index, split_set, split, where)
+    return MaskExplorer(
+        ds.clouds.lwp,
+        ds.sequences[int(index)],
+        cloud_interval=ds.clouds.cloud_interval,
+        cloud_start=where.start,
+        offset=(where.row, where.col),
+    )
+
+
+# ------------------------------------------------------------------ widgets
+#: CSS classes of the widgets (for styling and browser tests).
+CSS_THRESHOLD = "unisst-threshold"
+CSS_TIME = "unisst-time"
+CSS_READOUT = "unisst-readout"
+CSS_FRAME = "unisst-frame"
+
+
+class ExplorerWidgets:
+    """Sliders for the LWP threshold (g m-2) and the frame, a readout and the frame figure.
+
+    Moving either slider recomputes :meth:`MaskExplorer.frame` and sets the readout
+    (a ``Label`` with CSS class ``unisst-readout``, text :func:`format_readout`) and
+    the figure (an ``Image`` holding :meth:`MaskExplorer.frame_figure` as PNG, so no
+    interactive matplotlib backend is needed). The sliders carry the CSS classes
+    ``unisst-threshold`` and ``unisst-time``; ``box`` is what a notebook displays.
+
+    Parameters
+    ----------
+    explorer
+        The sequence and its clouds.
+    threshold_gm2, time_index
+        Initial slider values (g m-2, frame index).
+    threshold_range_gm2, step_gm2
+        The threshold slider's range and step, g m-2.
+    dpi
+        Resolution of the frame figure.
+    """
+
+    def __init__(
+        self,
+        explorer: MaskExplorer,
+        *,
+        threshold_gm2: float = 70.0,
+        time_index: int = 0,
+        threshold_range_gm2: tuple[float, float] = (40.0, 100.0),
+        step_gm2: float = 0.5,
+        dpi: int = 80,
+    ) -> None:
+        import ipywidgets as widgets
+
+        thr = check_threshold_gm2(threshold_gm2)
+        lo, hi = (check_threshold_gm2(v) for v in threshold_range_gm2)
+        if not lo <= thr <= hi:
+            raise ThresholdError(
+                f"threshold {thr:g} g m-2 is outside the slider's range {lo:g}..{hi:g} g m-2: "
+                "pass a threshold inside it or widen threshold_range_gm2."
+            )
+        self.explorer = explorer
+        self.dpi = int(dpi)
+        style = {"description_width": "initial"}
+        self.threshold = widgets.FloatSlider(
+            value=thr,
+            min=lo,
+            max=hi,
+            step=step_gm2,
+            description="LWP threshold (g/m²)",
+            readout_format=".1f",
+            continuous_update=False,
+            style=style,
+            layout=widgets.Layout(width="460px"),
+        )
+        self.time = widgets.IntSlider(
+            value=explorer._check_time(time_index),
+            min=0,
+            max=explorer.n_frames - 1,
+            step=1,
+            description="frame",
+            continuous_update=False,
+            style=style,
+            layout=widgets.Layout(width="400px"),
+        )
+        self.readout = widgets.Label(value="")
+        self.image = widgets.Image(format="png")
+        self.threshold.add_class(CSS_THRESHOLD)
+        self.time.add_class(CSS_TIME)
+        self.readout.add_class(CSS_READOUT)
+        self.image.add_class(CSS_FRAME)
+        self.threshold.observe(self.update, names="value")
+        self.time.observe(self.update, names="value")
+        self.update()
+        self.box = widgets.VBox(
+            [widgets.HBox([self.threshold, self.time]), self.readout, self.image]
+        )
+
+    def update(self, *_: Any) -> None:
+        """Recompute the readout and the figure for the sliders' current values."""
+        thr, t = self.threshold.value, self.time.value
+        self.readout.value = self.explorer.readout(thr, t)
+        self.image.value = figure_png(self.explorer.frame_figure(thr, t), dpi=self.dpi)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.box)
