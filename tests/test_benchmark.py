@@ -260,9 +260,10 @@ def test_score_leaves_land_out_of_the_errors_and_spectra():
     sel = test.mask & np.isfinite(test.truth)
     assert sc.rmse_c == pytest.approx(occluded_rmse(mean, test), rel=1e-6)
     assert sel.sum() < test.mask.sum()
-    assert np.isfinite(sc.psd_error).all() and np.isfinite(sc.effective_resolution_km)
+    assert np.isfinite(sc.psd_error).all() and np.isfinite(sc.psd_truth).all()
     perfect = bm.score(np.where(test.land, np.nan, test.truth), test)
     assert perfect.rmse_c == 0.0 and (perfect.psd_error == 0).all()
+    assert perfect.effective_resolution_km == pytest.approx(1.0 / perfect.k[-1])
 
 
 # ------------------------------------------------------------- tiny twin
@@ -464,3 +465,15 @@ def test_results_markdown_tables():
     assert any(li.startswith("| 55 | 0.90 | 1.44 | 1.89 | unisst_hybrid | no |") for li in goals)
     assert any(li.startswith("| 70 | 0.50 | 0.80 | 1.05 | unisst_hybrid | yes |") for li in goals)
     assert "- `unisst_hybrid`: fast, 2000 steps" in md
+
+
+def test_effective_resolution_ignores_scales_longer_than_k_min():
+    k = np.array([0.005, 0.01, 0.02, 0.04])
+    ratio = np.array([0.9, 0.1, 0.2, 0.8])  # the largest scale alone is above the level
+    assert math.isnan(bm.effective_resolution_km(k, ratio, np.ones(4)))
+    frac = (0.5 - 0.2) / (0.8 - 0.2)
+    expected = 1.0 / math.exp(math.log(0.02) + frac * (math.log(0.04) - math.log(0.02)))
+    got = bm.effective_resolution_km(k, ratio, np.ones(4), k_min=0.01)
+    assert got == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="k_min"):
+        bm.effective_resolution_km(k, ratio, np.ones(4), k_min=0.03)

@@ -234,15 +234,21 @@ def fill_generator(
 
 # ------------------------------------------------------------------- scores
 def effective_resolution_km(
-    k: np.ndarray, psd_error: np.ndarray, psd_truth: np.ndarray, level: float = RESOLUTION_LEVEL
+    k: np.ndarray,
+    psd_error: np.ndarray,
+    psd_truth: np.ndarray,
+    level: float = RESOLUTION_LEVEL,
+    *,
+    k_min: float = 0.0,
 ) -> float:
     """The smallest wavelength (km) resolved: where PSD(error)/PSD(truth) first reaches ``level``.
 
-    Scanning from the largest scales, the ratio is interpolated linearly in
-    log-wavenumber at its first crossing of ``level`` (0.5, as in the 4DVarNet
-    papers). Returns ``1/k`` at the crossing; the grid's Nyquist wavelength
-    ``1/k[-1]`` when the ratio stays below ``level`` (resolved down to the grid);
-    NaN when it is above ``level`` already at the largest scale.
+    Scanning from the largest scales (from ``k_min``, cycles/km, on), the ratio
+    is interpolated linearly in log-wavenumber at its first crossing of
+    ``level`` (0.5, as in the 4DVarNet papers). Returns ``1/k`` at the crossing;
+    the grid's Nyquist wavelength ``1/k[-1]`` when the ratio stays below
+    ``level`` (resolved down to the grid); NaN when it is above ``level``
+    already at the largest scale considered.
 
     Examples
     --------
@@ -254,6 +260,10 @@ def effective_resolution_km(
     k, pe, pt = (np.asarray(a, dtype=np.float64) for a in (k, psd_error, psd_truth))
     if not (k.shape == pe.shape == pt.shape) or k.ndim != 1 or k.size < 2:
         raise ValueError("k, psd_error and psd_truth must be 1-D arrays of one length >= 2")
+    keep = k >= k_min
+    if keep.sum() < 2:
+        raise ValueError(f"fewer than 2 wavenumbers at or above k_min={k_min}")
+    k, pe, pt = k[keep], pe[keep], pt[keep]
     ratio = pe / np.where(pt > 0, pt, np.nan)
     above = np.nonzero(~(ratio < level))[0]  # NaN counts as not resolved
     if above.size == 0:
@@ -286,7 +296,9 @@ def score(filled: np.ndarray, test: TestSet) -> Score:
     """MAE/RMSE on occluded pixels, spectra of filled frames and errors, effective resolution.
 
     ``filled``: (N, T, H, W) °C. Spectra average every frame of every window
-    (Hann window, plane removed); frames with missing SST are skipped.
+    (Hann window, plane removed). The effective resolution ignores wavelengths
+    longer than half the box: there the taper and the plane removal leave the
+    true field almost no power, and the ratio is noise.
     """
     if filled.shape != test.truth.shape:
         raise ValueError(f"filled has shape {filled.shape}, the test set {test.truth.shape}")
@@ -313,7 +325,7 @@ def score(filled: np.ndarray, test: TestSet) -> Score:
         mae_c=g.occluded.mae,
         rmse_all_c=g.all.rmse,
         occlusion_rate=test.occlusion_rate,
-        effective_resolution_km=effective_resolution_km(k, psd_e, psd_t),
+        effective_resolution_km=effective_resolution_km(k, psd_e, psd_t, k_min=2 * k[0]),
         k=k,
         psd_filled=psd_f,
         psd_error=psd_e,
@@ -535,6 +547,8 @@ def results_markdown(results: dict, *, model: str = "unisst_hybrid") -> str:
             f"({meta.get('test_description', 'the region no model was trained on')}).",
             "",
         ]
+    for note in meta.get("notes", []):
+        out += [f"*Note:* {note}", ""]
     out += [
         "Errors in °C on the occluded pixels only (observed pixels are kept exactly by every "
         "method). `sees`: `window` = the same 24-frame window as the model; `series` = the "
@@ -552,7 +566,8 @@ def results_markdown(results: dict, *, model: str = "unisst_hybrid") -> str:
         "## Effective resolution (km)",
         "",
         "The wavelength where the power spectrum of the error reaches half that of the "
-        "true field (smaller is finer; – = not even the largest scale). Grid spacing "
+        "true field, scanning from half the box size down (smaller is finer; – = not even "
+        "the largest scale). Grid spacing "
         f"{_fmt(meta.get('dx_km'), '.1f')} km (Nyquist wavelength "
         f"{_fmt(2 * meta['dx_km'] if 'dx_km' in meta else None, '.1f')} km).",
         "",
