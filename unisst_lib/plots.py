@@ -1,4 +1,4 @@
-"""Figures: truth / observation / recovered panels in °C.
+"""Figures: truth / observation / recovered panels in °C, training curves, benchmark results.
 
 Kept free of notebook state so the training loop, the CLI and the notebooks
 draw the same figures. Uses matplotlib's Agg-safe object API (no pyplot state).
@@ -6,11 +6,15 @@ draw the same figures. Uses matplotlib's Agg-safe object API (no pyplot state).
 
 from __future__ import annotations
 
+import csv
+import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import cmocean
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 
 def sequence_figure(
@@ -111,12 +115,162 @@ def benchmark_figure(results: dict) -> Figure:
             )
         ax_ratio.axhline(0.5, color="0.3", lw=0.8)
         thr = spec.get("threshold_gm2")
+        ticks = [t for t in (20, 50, 100, 200, 500) if wavelength.min() <= t <= wavelength.max()]
         for ax in (ax_psd, ax_ratio):
             ax.invert_xaxis()
             ax.set_xlabel("wavelength (km)")
+            ax.set_xticks(ticks, [str(t) for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax_psd.set_ylabel("power spectral density (°C² km)")
         ax_psd.set_title(f"(b) spectra of the filled frames, {thr:g} g m$^{{-2}}$", fontsize=10)
         ax_ratio.set_ylabel("PSD(error) / PSD(truth)")
         ax_ratio.set_ylim(0, 1.5)
         ax_ratio.set_title("(c) error-to-signal ratio (0.5: effective resolution)", fontsize=10)
+    return fig
+
+
+def read_log(path) -> list[dict[str, float]]:
+    """A run's ``train_log.csv`` or ``val_log.csv`` as a list of rows (floats; NaN for blanks).
+
+    A missing file gives an empty list (a run that has not logged yet).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: float(v) if v not in ("", None) else math.nan for k, v in r.items()} for r in rows]
+
+
+def training_curves_figure(run_dir, *, title: str | None = None) -> Figure:
+    """Loss and validation curves of a training run directory.
+
+    (a) the critics' hinge loss and the generator's adversarial loss; (b) the
+    self-supervised loss on withheld observed pixels (normalised units); (c) the
+    validation RMSE in °C: on withheld *observed* pixels (what selects ``best``,
+    no truth needed), on the occluded pixels against the truth (twin only) and
+    for filling with the sequence mean, with the best checkpoint marked.
+    """
+    run_dir = Path(run_dir)
+    train = read_log(run_dir / "train_log.csv")
+    val = read_log(run_dir / "val_log.csv")
+    fig = Figure(figsize=(12, 3.4), layout="constrained")
+    ax_adv, ax_ss, ax_val = fig.subplots(1, 3)
+
+    def curve(ax, rows, key, **kw) -> None:
+        pts = [(r["step"], r[key]) for r in rows if key in r and np.isfinite(r[key])]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), **kw)
+
+    curve(ax_adv, train, "loss_d", color="tab:blue", label="critics (hinge)")
+    curve(ax_adv, train, "loss_g_adv", color="tab:red", label="generator (adversarial)")
+    ax_adv.set(xlabel="generator step", ylabel="loss", title="(a) adversarial game")
+    curve(ax_ss, train, "loss_self_supervised", color="tab:green", label="withheld pixels (L1)")
+    curve(ax_ss, train, "loss_supervised", color="k", ls="-.", label="truth (oracle only)")
+    ax_ss.set(xlabel="generator step", ylabel="loss (normalised units)")
+    ax_ss.set_title("(b) self-supervised term")
+    if train and not ax_ss.lines:
+        ax_ss.text(0.5, 0.5, "not used by this run\n(pure adversarial training)", ha="center",
+                   va="center", transform=ax_ss.transAxes, color="0.4")  # fmt: skip
+    curve(ax_val, val, "holdout_rmse_c", color="tab:purple", marker="o", ms=3,
+          label="withheld observed pixels")  # fmt: skip
+    curve(ax_val, val, "rmse_occluded_c", color="tab:orange", marker="o", ms=3,
+          label="under the clouds (truth, twin only)")  # fmt: skip
+    curve(ax_val, val, "mean_fill_rmse_occluded_c", color="0.5", ls=":",
+          label="sequence mean under the clouds")  # fmt: skip
+    ax_val.set(xlabel="generator step", ylabel="RMSE (°C)", title="(c) validation")
+    ax_val.set_ylim(bottom=0)
+    best = [r for r in val if r.get("best") == 1]
+    if best:
+        b = best[-1]
+        ax_val.axvline(b["step"], color="0.3", lw=0.8, ls="--")
+        ax_val.annotate(f"best: step {b['step']:.0f} ", (b["step"], 0.02), ha="right",
+                        xycoords=("data", "axes fraction"), fontsize=8, color="0.3")  # fmt: skip
+    for ax in (ax_adv, ax_ss, ax_val):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    if not train and not val:
+        ax_adv.text(0.5, 0.5, "no log yet", ha="center", va="center", transform=ax_adv.transAxes)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def first_look_figure(
+    sst_frames: Sequence[tuple[str, np.ndarray]],
+    lwp_kgm2: np.ndarray,
+    threshold_gm2: float,
+    *,
+    extent: Sequence[tuple[float, float, float, float]] | None = None,
+) -> Figure:
+    """SST frames of the data sets, one LWP field and the cloud mask it gives.
+
+    Parameters
+    ----------
+    sst_frames
+        (label, (H, W) SST in °C) pairs, one panel each.
+    lwp_kgm2
+        (H, W) liquid water path, kg m-2.
+    threshold_gm2
+        LWP threshold, g m-2: occluded where LWP exceeds it.
+    extent
+        (lon_min, lon_max, lat_min, lat_max) per SST frame, degrees (axes labels).
+    """
+    n = len(sst_frames) + 2
+    fig = Figure(figsize=(3.1 * n, 3.0), layout="constrained")
+    axes = fig.subplots(1, n)
+    for k, (label, frame) in enumerate(sst_frames):
+        ax = axes[k]
+        ext = None if extent is None else extent[k]
+        im = ax.imshow(frame, origin="lower", cmap=cmocean.cm.thermal, extent=ext)
+        fig.colorbar(im, ax=ax, shrink=0.8, label="SST (°C)")
+        ax.set_title(label, fontsize=9)
+        if ext is not None:
+            ax.set(xlabel="longitude (°E)", ylabel="latitude (°N)")
+    ax = axes[-2]
+    im = ax.imshow(1000.0 * np.asarray(lwp_kgm2), origin="lower", cmap=cmocean.cm.gray_r)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="LWP (g m$^{-2}$)")
+    ax.set_title("liquid water path", fontsize=9)
+    ax = axes[-1]
+    mask = 1000.0 * np.asarray(lwp_kgm2) > threshold_gm2
+    ax.imshow(mask, origin="lower", cmap="Greys", vmin=0, vmax=1.6)
+    ax.set_title(f"cloud mask at {threshold_gm2:g} g m$^{{-2}}$: {mask.mean():.0%} hidden",
+                 fontsize=9)  # fmt: skip
+    for ax in axes[-2:]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def image_grid_figure(
+    panels: Sequence[tuple[str, object]], *, ncols: int = 3, panel_size: float = 4.0
+) -> Figure:
+    """A grid of saved images (e.g. one sample per LWP threshold of a sweep).
+
+    ``panels``: (title, path of a PNG or None) pairs; a None or missing path
+    gives an empty panel that says so (a failed run).
+    """
+    import matplotlib.image as mpimg
+
+    n = max(len(panels), 1)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    images = []
+    for _, path in panels:
+        ok = path is not None and Path(path).is_file()
+        images.append(mpimg.imread(str(path)) if ok else None)
+    aspect = max((im.shape[0] / im.shape[1] for im in images if im is not None), default=0.75)
+    fig = Figure(figsize=(panel_size * ncols, panel_size * aspect * nrows + 0.4 * nrows),
+                 layout="constrained")  # fmt: skip
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, (title, _), im in zip(axes, panels, images, strict=False):
+        if im is None:
+            ax.text(0.5, 0.5, "no sample\n(run failed)", ha="center", va="center",
+                    transform=ax.transAxes, color="tab:red")  # fmt: skip
+        else:
+            ax.imshow(im)
+        ax.set_title(title, fontsize=10)
     return fig

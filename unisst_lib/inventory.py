@@ -1,0 +1,382 @@
+"""What the manifest lists and what is on disk: tables for ``01_download`` and checks.
+
+* :func:`manifest_table`, :func:`cloud_table`, :func:`split_table`: the data
+  sets, cloud sets and splits of the manifest as rows (lists of dicts, one per
+  row, ready for ``pandas.DataFrame``);
+* :func:`choose_source`: which data a run uses, and why (the real products need
+  a download that this version of unisst does not do; the embedded default is
+  always there);
+* :func:`verify_twin`: shapes, periods, units and SHA-256 checksums of the
+  embedded twin's files on disk, against the manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unisst_lib.errors import UnisstError
+from unisst_lib.manifest import Manifest, Region, load_manifest
+from unisst_lib.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("twin", "copernicus")
+"""Data sources a notebook can ask for: ``twin`` (the embedded default) or
+``copernicus`` (Copernicus Marine SST with the paper's figshare clouds)."""
+
+
+def _lat(v: float) -> str:
+    return f"{abs(v):g}°{'N' if v >= 0 else 'S'}"
+
+
+def _lon(v: float) -> str:
+    return f"{abs(v):g}°{'E' if v >= 0 else 'W'}"
+
+
+def region_label(region: Region) -> str:
+    """``20–25.25°N, 40–34.75°W``-style label of a region's box (grid-cell centres)."""
+    lat = f"{_lat(region.lat_min)}–{_lat(region.lat_max)}"
+    lon = f"{_lon(region.lon_min)}–{_lon(region.lon_max)}"
+    return f"{lat}, {lon}"
+
+
+def _period(start: dt.datetime, end: dt.datetime) -> str:
+    return f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"
+
+
+def manifest_table(
+    manifest: Manifest | None = None, *, root: str | os.PathLike[str] | None = None
+) -> list[dict[str, object]]:
+    """One row per SST data set of the manifest.
+
+    Columns: ``dataset``, ``provider``, ``product``/``dataset_id`` (Copernicus
+    Marine ids), ``region`` and ``box`` (degrees), ``period`` (inclusive,
+    UTC), ``every_h`` (hours between frames), ``variable``, ``units``, ``file``
+    (relative to the data directory), ``downloadable`` (the source still
+    exists) and ``on_disk`` (the file is under ``root``, default
+    ``$UNISST_DATA_DIR`` or ``./data``).
+    """
+    m = manifest or load_manifest()
+    base = data_dir(root)
+    rows = []
+    for name, ds in m.sst_datasets.items():
+        src = m.sst_sources[ds.source]
+        rows.append(
+            {
+                "dataset": name,
+                "provider": src.provider,
+                "product": src.product_id,
+                "dataset_id": src.dataset_id,
+                "region": ds.region,
+                "box": region_label(m.regions[ds.region]),
+                "period": _period(ds.start, ds.end),
+                "every_h": src.frequency_hours,
+                "variable": src.variable,
+                "units": src.units,
+                "file": ds.file,
+                "downloadable": bool(src.available and src.provider != "embedded"),
+                "on_disk": (base / ds.file).is_file(),
+            }
+        )
+    return rows
+
+
+def cloud_table(
+    manifest: Manifest | None = None, *, root: str | os.PathLike[str] | None = None
+) -> list[dict[str, object]]:
+    """One row per cloud (liquid water path) data set: provider, DOI, shape, units, on disk."""
+    m = manifest or load_manifest()
+    base = data_dir(root)
+    return [
+        {
+            "clouds": name,
+            "provider": c.provider,
+            "doi": c.doi or "",
+            "shape": " × ".join(map(str, c.expected_shape)),
+            "units": c.units,
+            "cloud_interval": c.cloud_interval,
+            "file": c.file,
+            "on_disk": (base / c.file).is_file(),
+        }
+        for name, c in m.clouds.items()
+    ]
+
+
+def split_table(manifest: Manifest | None = None) -> list[dict[str, object]]:
+    """One row per split of every split set: data set, phases, sequence length and spacing."""
+    m = manifest or load_manifest()
+    rows = []
+    for name, ss in m.splits.items():
+        for split in ("train", "val", "test"):
+            sel = ss.split(split)
+            rows.append(
+                {
+                    "split_set": name,
+                    "split": split,
+                    "dataset": sel.dataset,
+                    "phases": ", ".join(map(str, sel.phases)),
+                    "sequences": f"[{sel.first}:{'' if sel.stop is None else sel.stop}]",
+                    "frames": ss.seq_len,
+                    "every_h": ss.interval_hours,
+                }
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """The data a run uses (``name``: ``"twin"``) and a plain sentence saying why."""
+
+    asked: str
+    name: str
+    message: str
+
+
+def choose_source(source: str = "twin") -> SourceChoice:
+    """Which data to use when ``source`` is asked for.
+
+    ``"twin"`` is the embedded default. ``"copernicus"`` (the real hourly SST
+    from Copernicus Marine and the paper's clouds from figshare) needs network
+    access, an account and a download step that this version of unisst does not
+    have yet: the choice falls back to the twin, and the message says so.
+
+    Raises
+    ------
+    UnisstError
+        ``source`` is neither ``"twin"`` nor ``"copernicus"``.
+    """
+    if source not in SOURCES:
+        raise UnisstError(f"unknown data source {source!r}: use one of {', '.join(SOURCES)}")
+    if source == "twin":
+        return SourceChoice(
+            source,
+            "twin",
+            "Using the embedded default data set (the twin): generated here, offline, "
+            "deterministically, in the real products' file layouts.",
+        )
+    return SourceChoice(
+        source,
+        "twin",
+        "Downloading the real data (hourly SST from Copernicus Marine, the paper's clouds "
+        "from figshare) is a later feature of unisst: it needs network access and a "
+        "Copernicus Marine account, and this version runs offline. Going on with the "
+        "embedded default (the twin), which has the same file layouts: code written for it "
+        "reads the real files unchanged.",
+    )
+
+
+def verify_twin(
+    size: str = "full",
+    root: str | os.PathLike[str] | None = None,
+    *,
+    manifest: Manifest | None = None,
+    checksums: bool = True,
+) -> list[dict[str, object]]:
+    """Check the twin's files on disk against the manifest.
+
+    For each file: shape (time, latitude, longitude) or (steps, y, x), the
+    period and spacing of its time axis, its units, whether the grid lies in
+    the manifest's region and, with ``checksums``, its SHA-256 against the one
+    the manifest records for this size (recorded for ``tiny`` only, on the
+    reference platform: the SQG model is chaotic, so another CPU or numpy gives
+    other, equally valid bytes).
+
+    Returns
+    -------
+    list of dict
+        One row per file: ``file``, ``shape``, ``period``, ``every_h``,
+        ``units``, ``sha256``, ``checksum`` (a verdict in words), ``problems``
+        (``""`` when all is well).
+    """
+    from unisst_lib.io import load_clouds, open_sst
+    from unisst_lib.twin.make import platform_fingerprint, sha256
+
+    m = manifest or load_manifest()
+    spec = m.twin_size(size)
+    base = data_dir(root)
+    recorded = m.twin.checksums.get(size, {})
+    here = platform_fingerprint()
+    rows = []
+
+    def checksum_verdict(rel: str, digest: str) -> tuple[str, str]:
+        want = recorded.get(rel)
+        if want is None:
+            return f"none recorded for the '{size}' twin", ""
+        if digest == want:
+            return "matches the manifest", ""
+        if here != m.twin.reference_platform:
+            return (
+                f"differs: expected off the reference platform ({m.twin.reference_platform}; "
+                f"this is {here})",
+                "",
+            )
+        return "DIFFERS from the manifest", "checksum differs on the reference platform"
+
+    for name in ("twin_train_val", "twin_test"):
+        ds = m.sst_dataset(name)
+        path = base / ds.file
+        hours = spec.train_val_hours if name == "twin_train_val" else spec.test_hours
+        want = (hours, spec.ny, spec.nx)
+        row: dict[str, object] = {"file": ds.file}
+        if not path.is_file():
+            rows.append({**row, "problems": f"missing: run `unisst data make --size {size}`"})
+            continue
+        problems = []
+        da = open_sst(path)
+        shape = tuple(int(n) for n in da.shape)
+        if shape != want:
+            problems.append(f"shape {shape}, expected {want}")
+        times = da.time.values
+        step_h = float(np.median(np.diff(times[:50]) / np.timedelta64(1, "h")))
+        if np.datetime64(ds.start.replace(tzinfo=None), "ns") != times[0]:
+            problems.append(f"starts {str(times[0])[:16]}, manifest {ds.start:%Y-%m-%dT%H:%M}")
+        if step_h != m.source_of(name).frequency_hours:
+            problems.append(
+                f"{step_h:g} h between frames, manifest {m.source_of(name).frequency_hours} h"
+            )
+        region = m.region_of(name)
+        lat, lon = da.latitude.values, da.longitude.values
+        tol = 1e-3
+        if (
+            lat.min() < region.lat_min - tol
+            or lat.max() > region.lat_max + tol
+            or lon.min() < region.lon_min - tol
+            or lon.max() > region.lon_max + tol
+        ):
+            problems.append(f"grid outside the region {region_label(region)}")
+        import netCDF4
+
+        with netCDF4.Dataset(path) as nc:
+            units = str(getattr(nc[m.source_of(name).variable], "units", "?"))
+        if units != m.source_of(name).units:
+            problems.append(f"units {units!r}, manifest {m.source_of(name).units!r}")
+        row.update(
+            shape=" × ".join(map(str, shape)),
+            period=f"{str(times[0])[:16]} .. {str(times[-1])[:16]}",
+            every_h=step_h,
+            units=units,
+            range_c=f"{float(da.min()):.2f} .. {float(da.max()):.2f}",
+        )
+        if checksums:
+            digest = sha256(path)
+            verdict, problem = checksum_verdict(ds.file, digest)
+            row.update(sha256=digest, checksum=verdict)
+            if problem:
+                problems.append(problem)
+        row["problems"] = "; ".join(problems)
+        rows.append(row)
+
+    clouds = m.cloud_dataset("twin")
+    path = base / clouds.file
+    row = {"file": clouds.file}
+    if not path.is_file():
+        rows.append({**row, "problems": f"missing: run `unisst data make --size {size}`"})
+        return rows
+    problems = []
+    try:
+        lwp = load_clouds(path)  # checks rank, dtype and kg m-2 (not g m-2)
+    except UnisstError as err:
+        rows.append({**row, "problems": str(err)})
+        return rows
+    shape = tuple(int(n) for n in lwp.shape)
+    want = (spec.cloud_steps, spec.ny, spec.nx)
+    if shape != want:
+        problems.append(f"shape {shape}, expected {want}")
+    from unisst_lib.twin.clouds import STEP_HOURS
+
+    sample = np.asarray(lwp[:: max(1, shape[0] // 64)], dtype=np.float64)
+    row.update(
+        shape=" × ".join(map(str, shape)),
+        period=f"{shape[0]} steps ({shape[0] * STEP_HOURS:g} h)",
+        every_h=float(STEP_HOURS),
+        units=f"{clouds.units} (99th percentile {np.percentile(sample, 99):.3f})",
+        range_c="",
+    )
+    if checksums:
+        digest = sha256(path)
+        verdict, problem = checksum_verdict(clouds.file, digest)
+        row.update(sha256=digest, checksum=verdict)
+        if problem:
+            problems.append(problem)
+    row["problems"] = "; ".join(problems)
+    rows.append(row)
+    return rows
+
+
+def check_verified(rows: list[dict[str, object]]) -> None:
+    """Raise :class:`UnisstError` listing the problems :func:`verify_twin` found, if any."""
+    bad = [f"{r['file']}: {r['problems']}" for r in rows if r.get("problems")]
+    if bad:
+        raise UnisstError(
+            "the data on disk do not match the manifest: "
+            + "; ".join(bad)
+            + ". Regenerate them with `unisst data make --overwrite` (same --size)."
+        )
+
+
+def write_json(path: str | os.PathLike[str], obj: object) -> Path:
+    """Write JSON atomically (numpy scalars become numbers)."""
+    import json
+
+    from unisst_lib.paths import atomic_path
+
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, Path):
+            return str(o)
+        raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, default=default) + "\n")
+    return path
+
+
+def twin_files_table(files) -> list[dict[str, object]]:
+    """Rows for the :class:`unisst_lib.twin.make.TwinFile` list that ``make_twin`` returns."""
+    return [
+        {
+            "file": str(f.path),
+            "kind": f.kind,
+            "shape": " × ".join(map(str, f.shape)),
+            "generated": f"in {f.seconds:.1f} s" if f.seconds else "already there",
+        }
+        for f in files
+    ]
+
+
+def first_look(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    manifest: Manifest | None = None,
+    threshold_gm2: float | None = None,
+    hour: int = 0,
+):
+    """A figure of the data on disk: one SST frame per twin data set, one LWP field, its mask.
+
+    ``hour``: the frame (hours after the start) of both SST files and the cloud step shown.
+    """
+    from unisst_lib.io import load_clouds, open_sst
+    from unisst_lib.plots import first_look_figure
+
+    m = manifest or load_manifest()
+    base = data_dir(root)
+    frames, extents = [], []
+    for name in ("twin_train_val", "twin_test"):
+        da = open_sst(base / m.sst_dataset(name).file)
+        frame = da.isel(time=min(hour, da.sizes["time"] - 1))
+        lat, lon = frame.latitude.values, frame.longitude.values
+        extents.append((float(lon[0]), float(lon[-1]), float(lat[0]), float(lat[-1])))
+        label = f"{name}: {str(frame.time.values)[:16]}"
+        frames.append((label, frame.values))
+    lwp = load_clouds(base / m.cloud_dataset("twin").file)
+    thr = m.thresholds.default if threshold_gm2 is None else threshold_gm2
+    return first_look_figure(frames, np.asarray(lwp[min(hour, lwp.shape[0] - 1)]), thr,
+                             extent=extents)  # fmt: skip
