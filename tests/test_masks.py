@@ -237,3 +237,15 @@ def test_memmap_stays_a_memmap_and_pickles_by_path(tmp_path):
     assert len(blob) < 10_000  # the path travels, not the 6 MB array
     g = pickle.loads(blob)
     np.testing.assert_array_equal(g.for_index(2, 0), f.for_index(2, 0))
+
+
+def test_thresholds_given_in_g_m2_get_g_m2_messages():
+    from unisst_lib.masks import ThresholdError, check_threshold_gm2
+
+    assert check_threshold_gm2(70) == 70.0
+    with pytest.raises(ThresholdError, match="5000 g m-2 is above"):
+        check_threshold_gm2(5000)
+    with pytest.raises(ThresholdError, match="looks like kg m-2.*pass 70"):
+        check_threshold_gm2(0.07)
+    with pytest.raises(ThresholdError, match="not a positive number"):
+        check_threshold_gm2(-3)

@@ -103,6 +103,43 @@ def check_threshold(threshold_kgm2: float) -> float:
     return t
 
 
+def check_threshold_gm2(threshold_gm2: float) -> float:
+    """Return an LWP threshold in **g m-2** as a float, or raise :class:`ThresholdError`.
+
+    Accepts (0, 1000] g m-2 (the range :func:`check_threshold`
+    accepts in kg m-2). A value below 1 is almost surely in kg m-2 (0.070 meant as
+    70 g m-2) and is refused with a message saying so.
+
+    >>> check_threshold_gm2(70)
+    70.0
+    """
+    try:
+        t = float(threshold_gm2)
+    except (TypeError, ValueError):
+        raise ThresholdError(
+            f"LWP threshold {threshold_gm2!r} is not a number: pass a threshold in g m-2, "
+            "e.g. 70 (the paper's default; it studies 55..80)."
+        ) from None
+    limit = kgm2_to_gm2(MAX_THRESHOLD_KGM2)
+    if not math.isfinite(t) or t <= 0:
+        raise ThresholdError(
+            f"LWP threshold {t:g} g m-2 is not a positive number: pass a threshold in g m-2 "
+            f"within (0, {limit:g}], e.g. 70 (the paper studies 55..80)."
+        )
+    if t < 1:
+        raise ThresholdError(
+            f"LWP threshold {t:g} g m-2 looks like kg m-2: thresholds here are in g m-2, "
+            f"pass {kgm2_to_gm2(t):g} (= {t:g} kg m-2)."
+        )
+    if t > limit:
+        raise ThresholdError(
+            f"LWP threshold {t:g} g m-2 is above any liquid water path of interest: pass a "
+            f"threshold within (0, {limit:g}] g m-2, e.g. 70."
+        )
+    check_threshold(gm2_to_kgm2(t))  # the library's own guard, in kg m-2
+    return t
+
+
 def _threshold_in_dtype(threshold_kgm2: float, dtype: np.dtype) -> np.floating:
     """The threshold cast to the LWP array's float dtype, so that comparing is exact.
 

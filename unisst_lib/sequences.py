@@ -44,7 +44,7 @@ from unisst_lib.errors import (
     UnisstError,
 )
 from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.masks import CloudSampler, gm2_to_kgm2
+from unisst_lib.masks import CloudSampler, check_threshold_gm2, gm2_to_kgm2
 from unisst_lib.paths import data_dir as resolve_data_dir
 
 log = logging.getLogger(__name__)
@@ -720,7 +720,7 @@ def make_dataset(
         path,
         seq_len=seqs.seq_len,
         cloud_interval=cloud_ds.cloud_interval,
-        threshold_kgm2=gm2_to_kgm2(float(threshold)),
+        threshold_kgm2=gm2_to_kgm2(check_threshold_gm2(threshold)),
         size=seqs.grid,
     )
     if mode is None:
