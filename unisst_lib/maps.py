@@ -737,8 +737,10 @@ def interactive_view(
     -------
     holoviews.Layout
         Panels (two per row when there are four) whose key dimension is ``time``,
-        with linked zoom and one time slider. Display it in a notebook after
-        ``hv.extension("bokeh", inline=True)`` (resources inline, no network), or
+        with linked zoom and one time slider. Display it in a notebook with
+        :func:`unisst_lib.notebooks.show_interactive` after
+        ``hv.extension("bokeh", inline=True)``: every script and stylesheet inline,
+        no network (HoloViews' own display links Panel's stylesheets from a CDN), or
         save it with ``hv.save(view, "view.html", resources="inline")``.
     """
     hv = _require("holoviews")
