@@ -290,3 +290,43 @@ def test_evaluate_checkpoint_per_threshold(tiny_cfg, tmp_path, tiny_data_dir, ca
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert main(["evaluate", "--checkpoint", str(tmp_path / "junk.pt")]) == 2
     assert capsys.readouterr().err.startswith("error: cannot read checkpoint")
+
+
+def test_export_generator_keeps_the_generator_and_drops_the_rest(tmp_path, tiny_data_dir):
+    import torch
+
+    from unisst_lib.train import (
+        export_generator,
+        load_checkpoint,
+        load_config,
+        load_generator,
+        train,
+    )
+
+    cfg = load_config(
+        "tiny", steps=1, eval_every=1, log_every=1, data={"data_dir": str(tiny_data_dir)}
+    )
+    train(cfg, tmp_path / "run", progress=False, tensorboard=False)
+    src = tmp_path / "run" / "checkpoints" / "best.pt"
+    out = export_generator(src, tmp_path / "slim.pt")
+    slim = load_checkpoint(out)
+    assert set(slim["models"]) == {"generator"} and "optim" not in slim
+    assert out.stat().st_size < src.stat().st_size
+    g_full, _ = load_generator(src)
+    g_slim, cfg_slim = load_generator(out)
+    assert cfg_slim == cfg
+    y = torch.rand(1, 1, 4, 16, 16)
+    m = (torch.rand(1, 1, 4, 16, 16) > 0.5).float()
+    assert torch.equal(g_full(y, m), g_slim(y, m))
+
+
+def test_the_bundled_checkpoint_loads():
+    from pathlib import Path
+
+    import unisst_lib
+    from unisst_lib.train import load_generator
+
+    path = Path(unisst_lib.__file__).parent / "checkpoints" / "fast_twin.pt"
+    generator, cfg = load_generator(path)
+    assert cfg.name == "fast" and cfg.generator.first_guess == "temporal"
+    assert sum(p.numel() for p in generator.parameters()) > 1_000_000

@@ -397,6 +397,28 @@ def load_generator(
     return generator.eval(), cfg
 
 
+def export_generator(
+    checkpoint: str | os.PathLike[str], out: str | os.PathLike[str]
+) -> Path:
+    """Write a small checkpoint with the generator only (no critics, optimisers or RNG).
+
+    Enough for :func:`load_generator` (gap filling, evaluation), not for resuming
+    training. Returns ``out``; written atomically.
+    """
+    state = load_checkpoint(checkpoint)
+    slim = {
+        "format": CHECKPOINT_FORMAT,
+        "unisst_version": state.get("unisst_version", __version__),
+        "config": state["config"],
+        "step": state.get("step"),
+        "best_holdout_rmse_c": state.get("best_holdout_rmse_c"),
+        "last_eval": state.get("last_eval", {}),
+        "models": {"generator": state["models"]["generator"]},
+        "exported_from": Path(checkpoint).name,
+    }
+    return save_checkpoint(out, slim)
+
+
 def check_compatible(state: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
     """Refuse a checkpoint whose model architecture differs from ``cfg``'s."""
     saved = state["config"]
