@@ -93,9 +93,7 @@ def open_sst(
             f"cannot read {path} as netCDF ({type(err).__name__}: {err}). The file is "
             "truncated, corrupt or not netCDF: delete it and download or generate it again."
         ) from None
-    name = _find_sst_variable(ds, variable, path)
-    da = ds[name]
-    da = _standard_axes(da, path)
+    name, da = select_sst(ds, variable, source=path)
     da = _to_celsius(da, path)
     da = da.astype(np.float32)
     da.name = "sst"
@@ -109,7 +107,21 @@ def open_sst(
     return da
 
 
-def _find_sst_variable(ds: xr.Dataset, variable: str | None, path: Path) -> str:
+def select_sst(
+    ds: xr.Dataset, variable: str | None = None, *, source: str | os.PathLike[str] = "dataset"
+) -> tuple[str, xr.DataArray]:
+    """The SST variable of ``ds`` as ``(name, da)``, ``da`` in its own units and dtype.
+
+    ``da`` has dims exactly ``("time", "latitude", "longitude")`` (a depth axis
+    reduced to its shallowest level, latitude ascending) and stays lazy if
+    ``ds`` is; ``source`` names the data in error messages. Raises
+    :class:`SSTVariableNotFoundError` or :class:`GridError`.
+    """
+    name = _find_sst_variable(ds, variable, source)
+    return name, _standard_axes(ds[name], source)
+
+
+def _find_sst_variable(ds: xr.Dataset, variable: str | None, path) -> str:
     if variable is not None:
         if variable not in ds.data_vars:
             raise SSTVariableNotFoundError(
@@ -157,7 +169,7 @@ def _axis_name(da: xr.DataArray, kind: str) -> str | None:
     return None
 
 
-def _standard_axes(da: xr.DataArray, path: Path) -> xr.DataArray:
+def _standard_axes(da: xr.DataArray, path) -> xr.DataArray:
     dims = {k: _axis_name(da, k) for k in ("time", "depth", "latitude", "longitude")}
     for kind in ("latitude", "longitude"):
         if dims[kind] is None:

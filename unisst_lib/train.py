@@ -397,9 +397,7 @@ def load_generator(
     return generator.eval(), cfg
 
 
-def export_generator(
-    checkpoint: str | os.PathLike[str], out: str | os.PathLike[str]
-) -> Path:
+def export_generator(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
     """Write a small checkpoint with the generator only (no critics, optimisers or RNG).
 
     Enough for :func:`load_generator` (gap filling, evaluation), not for resuming

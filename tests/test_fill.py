@@ -1,0 +1,215 @@
+"""unisst fill / unisst_lib.fill.fill on small files made here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import unisst_lib
+from unisst_lib.cli import main
+from unisst_lib.errors import UnisstError
+from unisst_lib.fill import default_checkpoint, fill
+
+
+@pytest.fixture(scope="module")
+def ckpt(tiny_data_dir, tmp_path_factory):
+    from unisst_lib.train import load_config, train
+
+    out = tmp_path_factory.mktemp("fillrun") / "run"
+    cfg = load_config(
+        "tiny", steps=1, eval_every=1, log_every=1, data={"data_dir": str(tiny_data_dir)}
+    )
+    train(cfg, out, progress=False, tensorboard=False)
+    return out / "checkpoints" / "best.pt"
+
+
+def make_ds(t=30, h=40, w=70, *, hours=6, kelvin=False, depth=False, land=True, seed=0, name="sst"):
+    rng = np.random.default_rng(seed)
+    tt = np.arange(t)[:, None, None]
+    yy = np.arange(h)[None, :, None]
+    xx = np.arange(w)[None, None, :]
+    field = (
+        18 + 3 * np.sin(xx / 9 + tt / 7) * np.cos(yy / 11) + 0.1 * rng.standard_normal((t, h, w))
+    )
+    field = field.astype(np.float32)
+    clouds = np.zeros((t, h, w), bool)
+    for k in range(t):
+        cy, cx = rng.integers(0, h), rng.integers(0, w)
+        clouds[k, max(0, cy - 8) : cy + 8, max(0, cx - 12) : cx + 12] = True
+    obs = np.where(clouds, np.nan, field)
+    if land:
+        obs[:, :, :4] = np.nan  # a land strip
+    units = "degrees_C"
+    if kelvin:
+        obs = obs + np.float32(273.15)
+        units = "K"
+    attrs = {"units": units, "standard_name": "sea_surface_temperature", "comment": "test"}
+    coords = {
+        "time": pd.date_range("2020-01-01", periods=t, freq=f"{hours}h"),
+        "lat": ("lat", np.linspace(40, 44, h), {"units": "degrees_north"}),
+        "lon": ("lon", np.linspace(0, 7, w), {"units": "degrees_east"}),
+    }
+    dims = ("time", "lat", "lon")
+    data = obs
+    if depth:
+        coords["depth"] = ("depth", np.array([0.5, 10.0]), {"axis": "Z"})
+        dims = ("time", "depth", "lat", "lon")
+        data = np.stack([obs, obs + 1], axis=1)
+    ds = xr.Dataset({name: (dims, data, attrs)}, coords=coords, attrs={"title": "t"})
+    return ds, obs
+
+
+def check_result(res, obs, name="sst"):
+    v = res[name].values
+    observed = np.isfinite(obs)
+    assert v.dtype == obs.dtype
+    assert np.array_equal(v[observed], obs[observed])
+    land = ~observed.any(axis=0)
+    assert np.isnan(v[:, land]).all()
+    mask = res[f"{name}_filled_mask"].values
+    assert mask.dtype == np.int8
+    np.testing.assert_array_equal(mask.astype(bool), ~observed & ~land[None])
+    assert np.isfinite(v[:, ~land]).all()
+
+
+def test_unisst_fill_keeps_observed_values_and_land(ckpt):
+    ds, obs = make_ds()
+    res = fill(ds, checkpoint=ckpt, progress=True)
+    check_result(res, obs)
+    v = res["sst"].values
+    filled = res["sst_filled_mask"].values.astype(bool)
+    assert 10 < np.nanmin(v[filled]) and np.nanmax(v[filled]) < 26
+    a = res.attrs
+    assert a["unisst_method"] == "unisst" and a["unisst_version"] == unisst_lib.__version__
+    assert len(a["unisst_checkpoint_sha256"]) == 64 and a["Conventions"].startswith("CF")
+    assert "history" in a and a["title"] == "t"
+    assert res["sst"].attrs["comment"] == "test"
+    assert res["sst_filled_mask"].attrs["flag_meanings"] == "observed_or_land reconstructed"
+
+
+def test_small_and_large_domains_without_seams(ckpt):
+    ds, obs = make_ds(t=10, h=20, w=20, land=False)
+    check_result(fill(ds, checkpoint=ckpt), obs)
+    ds, obs = make_ds(t=8, h=70, w=100, land=False, seed=1)
+    res = fill(ds, checkpoint=ckpt, tile_overlap=16)
+    check_result(res, obs)
+    v = res["sst"].values.astype(np.float64)
+    jx = np.abs(np.diff(v, axis=2)).max(axis=(0, 1))  # jump between columns c and c+1
+    jy = np.abs(np.diff(v, axis=1)).max(axis=(0, 2))
+    borders_x = [35, 63]  # tiles start at 0 and 36; ends at 64
+    borders_y = [5, 63]
+    others_x = np.delete(jx, borders_x)
+    others_y = np.delete(jy, borders_y)
+    assert jx[borders_x].max() <= others_x.max()
+    assert jy[borders_y].max() <= others_y.max()
+
+
+def test_long_sequence_kelvin_and_depth(ckpt):
+    ds, obs = make_ds(t=60, h=20, w=30, kelvin=True, depth=True)
+    res = fill(ds, checkpoint=ckpt, overlap_frames=8)
+    check_result(res, obs)
+    assert res["sst"].attrs["units"] == "K"
+    assert res["sst"].attrs == ds["sst"].attrs
+    assert float(np.nanmin(res["sst"].values)) > 250
+
+
+def test_explicit_mask_variable(ckpt):
+    full = make_ds(t=12, h=20, w=20, land=False, seed=0)[0]["sst"].fillna(15.0)
+    mask = xr.zeros_like(full, dtype=np.int8)
+    mask.values[:6, :5, :5] = 1  # missing in 6 frames: a cloud, not land
+    ds2 = xr.Dataset({"sst": full, "qmask": mask})
+    res = fill(ds2, checkpoint=ckpt, mask_variable="qmask")
+    m = res["sst_filled_mask"].values.astype(bool)
+    assert m[:6, :5, :5].all() and m.sum() == 6 * 25
+    assert np.array_equal(res["sst"].values[~m], full.values[~m])
+
+
+@pytest.mark.parametrize("method", ["dineof", "interp"])
+def test_baselines_through_the_same_path(method):
+    ds, obs = make_ds(t=20, h=16, w=18)
+    res = fill(ds, method=method)
+    check_result(res, obs)
+    assert res.attrs["unisst_method"] == method
+
+
+def test_bad_inputs(ckpt, tmp_path):
+    ds, _ = make_ds(t=6, h=20, w=40, land=False)
+    with pytest.raises(UnisstError, match="sea-surface-temperature"):
+        fill(ds.rename(sst="foo").assign(foo=lambda d: d.foo.assign_attrs(standard_name="x")))
+    with pytest.raises(UnisstError, match="latitude"):
+        fill(ds.rename(lat="a").drop_vars("a"), method="interp")
+    with pytest.raises(UnisstError, match="time"):
+        fill(ds.isel(time=0), method="interp")
+    with pytest.raises(UnisstError, match="nothing to fill"):
+        fill(ds.assign(sst=ds.sst * np.nan), method="interp")
+    hourly, _ = make_ds(t=30, h=20, w=40, hours=1, land=False)
+    with pytest.raises(UnisstError, match=r"1 h apart.*6 h apart.*every 6-th"):
+        fill(hourly, checkpoint=ckpt)
+    res = fill(hourly, checkpoint=ckpt, resample=True)
+    assert res.sizes["time"] == 5
+    irregular = ds.assign_coords(time=ds.time.values[[0, 1, 2, 4, 5, 5]] + np.arange(6))
+    with pytest.raises(UnisstError, match="irregular"):
+        fill(irregular, method="interp")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(UnisstError, match="cannot read checkpoint"):
+        fill(ds, checkpoint=bad)
+    assert default_checkpoint().name == "fast_twin.pt"
+
+
+def test_cli(ckpt, tmp_path, capsys):
+    ds, obs = make_ds(t=10, h=20, w=20)
+    src, dst = tmp_path / "in.nc", tmp_path / "out.nc"
+    ds.to_netcdf(src)
+    assert main(["fill", str(src), str(dst), "--checkpoint", str(ckpt), "-q"]) == 0
+    with xr.open_dataset(dst) as out:
+        check_result(out.load(), obs)
+        assert out.attrs["history"].endswith(
+            f"unisst fill {src} {dst} --method unisst --checkpoint {ckpt} --device cpu"
+        )
+    capsys.readouterr()
+    assert main(["fill", str(src), str(dst), "--checkpoint", str(ckpt), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--overwrite" in err and err.count("\n") == 1
+    assert main(["fill", str(src), str(dst), "--method", "interp", "--overwrite", "-q"]) == 0
+    txt = tmp_path / "notnc.nc"
+    txt.write_text("hello")
+    dst2 = tmp_path / "out2.nc"
+    assert main(["fill", str(txt), str(dst2), "--method", "interp"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert not dst2.exists()
+    assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
+
+
+def test_packed_copernicus_file_opened_lazily(tmp_path, capsys):
+    from unisst_lib.io import write_sst_netcdf
+
+    ds, obs = make_ds(t=12, h=20, w=24)
+    src, dst = tmp_path / "cmems.nc", tmp_path / "out.nc"
+    write_sst_netcdf(
+        obs,
+        src,
+        times=ds.time.values,
+        latitudes=ds.lat.values,
+        longitudes=ds.lon.values,
+        depth_m=0.494,
+    )
+    with xr.open_dataset(src, chunks={"time": 12}) as lazy:
+        res = fill(lazy, method="interp")
+        decoded = lazy["thetao"].isel(depth=0).values
+    check_result(res, decoded, name="thetao")
+    assert main(["fill", str(src), str(dst), "--method", "interp", "-q"]) == 0
+    with xr.open_dataset(dst) as out:
+        back = out["thetao"].values
+    seen = np.isfinite(decoded)
+    assert np.array_equal(back[seen], decoded[seen])
+
+
+@pytest.mark.skipif(not default_checkpoint().is_file(), reason="no bundled checkpoint yet")
+def test_default_checkpoint_works_out_of_the_box():
+    ds, obs = make_ds(t=6, h=24, w=24)
+    res = fill(ds)
+    check_result(res, obs)
