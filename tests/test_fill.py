@@ -145,10 +145,11 @@ def test_bad_inputs(ckpt, tmp_path):
     with pytest.raises(UnisstError, match="nothing to fill"):
         fill(ds.assign(sst=ds.sst * np.nan), method="interp")
     hourly, _ = make_ds(t=30, h=20, w=40, hours=1, land=False)
-    with pytest.raises(UnisstError, match=r"1 h apart.*6 h apart.*every 6-th"):
-        fill(hourly, checkpoint=ckpt)
     res = fill(hourly, checkpoint=ckpt, resample=True)
     assert res.sizes["time"] == 5
+    four_h, _ = make_ds(t=30, h=20, w=40, hours=4, land=False)
+    with pytest.raises(UnisstError, match=r"4 h apart.*6 h apart.*does not divide"):
+        fill(four_h, checkpoint=ckpt)
     irregular = ds.assign_coords(time=ds.time.values[[0, 1, 2, 4, 5, 5]] + np.arange(6))
     with pytest.raises(UnisstError, match="irregular"):
         fill(irregular, method="interp")
@@ -200,10 +201,10 @@ def test_packed_copernicus_file_opened_lazily(tmp_path, capsys):
     with xr.open_dataset(src, chunks={"time": 12}) as lazy:
         res = fill(lazy, method="interp")
         decoded = lazy["thetao"].isel(depth=0).values
-    check_result(res, decoded, name="thetao")
+    check_result(res.isel(depth=0), decoded, name="thetao")
     assert main(["fill", str(src), str(dst), "--method", "interp", "-q"]) == 0
     with xr.open_dataset(dst) as out:
-        back = out["thetao"].values
+        back = out["thetao"].isel(depth=0).values
     seen = np.isfinite(decoded)
     assert np.array_equal(back[seen], decoded[seen])
 
@@ -213,3 +214,64 @@ def test_default_checkpoint_works_out_of_the_box():
     ds, obs = make_ds(t=6, h=24, w=24)
     res = fill(ds)
     check_result(res, obs)
+
+
+def test_finer_frames_filled_as_interleaved_series(ckpt):
+    three_h, obs = make_ds(t=40, h=20, w=24, hours=3)
+    res = fill(three_h, checkpoint=ckpt)
+    check_result(res, obs)  # every frame filled, the time axis unchanged
+    np.testing.assert_array_equal(res.time.values, three_h.time.values)
+    # each phase (every 2nd frame from 0, from 1) is the 6-hourly fill of that phase alone
+    for p in (0, 1):
+        alone = fill(three_h.isel(time=slice(p, None, 2)), checkpoint=ckpt)
+        np.testing.assert_array_equal(res["sst"].values[p::2], alone["sst"].values)
+        np.testing.assert_array_equal(
+            res["sst_filled_mask"].values[p::2], alone["sst_filled_mask"].values
+        )
+    sub = fill(three_h, checkpoint=ckpt, resample=True)
+    assert sub.sizes["time"] == 20
+    np.testing.assert_array_equal(sub.time.values, three_h.time.values[::2])
+
+
+def test_output_keeps_the_copernicus_layout(ckpt, tmp_path):
+    from unisst_lib.io import write_sst_netcdf
+
+    ds, obs = make_ds(t=12, h=20, w=24)
+    src, dst = tmp_path / "cmems.nc", tmp_path / "out.nc"
+    write_sst_netcdf(
+        obs,
+        src,
+        times=ds.time.values,
+        latitudes=ds.lat.values,
+        longitudes=ds.lon.values,
+        depth_m=0.494,
+    )
+    with xr.open_dataset(src) as f:  # make latitude descending, as many products have it
+        desc = f.load().isel(latitude=slice(None, None, -1))
+    src2 = tmp_path / "cmems_desc.nc"
+    desc.to_netcdf(src2)
+    for method, extra in (("interp", []), ("unisst", ["--checkpoint", str(ckpt)])):
+        assert (
+            main(["fill", str(src2), str(dst), "--method", method, "--overwrite", "-q", *extra])
+            == 0
+        )
+        with xr.open_dataset(dst) as out, xr.open_dataset(src2) as inp:
+            for v in ("thetao", "thetao_filled_mask"):
+                assert out[v].dims == ("time", "depth", "latitude", "longitude")
+            assert out.latitude.values[0] > out.latitude.values[-1]
+            np.testing.assert_array_equal(out.latitude.values, inp.latitude.values)
+            np.testing.assert_array_equal(out.longitude.values, inp.longitude.values)
+            assert out.depth.values.tolist() == inp.depth.values.tolist()
+            assert out.depth.attrs["standard_name"] == "depth"
+            assert out["thetao"].encoding["dtype"] == inp["thetao"].encoding["dtype"]
+            a, b = inp["thetao"].values, out["thetao"].values
+            seen = np.isfinite(a)
+            assert np.array_equal(b[seen], a[seen])
+            land = ~seen.any(axis=0)
+            assert np.isfinite(b[:, ~land]).all()
+            m = out["thetao_filled_mask"].values.astype(bool)
+            np.testing.assert_array_equal(m, ~seen & ~land[None])
+    # a variable with other dim names keeps them too
+    res = fill(ds.isel(lat=slice(None, None, -1)), method="interp")
+    assert res["sst"].dims == ("time", "lat", "lon")
+    np.testing.assert_array_equal(res.lat.values, ds.lat.values[::-1])

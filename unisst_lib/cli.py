@@ -394,7 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("--mask-variable", default=None, help="variable that is 1 where missing")
     fl.add_argument("--device", default="cpu", help="cpu, cuda, auto")
     fl.add_argument(
-        "--resample", action="store_true", help="keep every k-th frame to match the model"
+        "--resample",
+        action="store_true",
+        help="frames k times closer than the model's: keep every k-th frame only "
+        "(default: fill every frame, as k interleaved series)",
     )
     fl.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     fl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -14,6 +14,13 @@ sequence smaller than a tile / window is padded with occluded pixels and
 cropped back. ``"dineof"`` and ``"interp"`` (per-pixel linear interpolation in
 time) run through the same windows over the whole domain.
 
+Frames k times closer than the model's spacing (e.g. hourly for a 6-hourly
+model) are filled as k interleaved series (frames p, p+k, … for each p < k),
+each at the model's spacing, so every frame is filled (``resample=True`` keeps
+every k-th frame only). Other spacings and irregular steps are refused. The
+output keeps the input's layout: dimension names and order, latitude
+direction and a size-1 depth axis.
+
 Normalisation is affine, so the model works in the input's own units (K or °C)
 and the filled values come back in them; observed values are copied bit for bit.
 """
@@ -134,7 +141,9 @@ def fill(
         Pixels shared by neighbouring 64×64 tiles (unisst).
     resample
         When the file's frames are closer than the model's spacing by an integer
-        factor k, keep every k-th frame (from the first) instead of refusing.
+        factor k, keep every k-th frame (from the first). By default every frame is
+        filled: each of the k interleaved series (frames p, p+k, p+2k, … for p < k)
+        is filled as its own series at the model's spacing. Other spacings are refused.
     batch_size
         Tiles given to the model at once.
     progress
@@ -145,9 +154,11 @@ def fill(
     Returns
     -------
     xarray.Dataset
-        ``<name>(time, latitude, longitude)`` in the input's units, dtype and
-        attributes (latitude ascending, depth dropped), and ``<name>_filled_mask``
-        (int8, 1 where reconstructed), with CF global attributes.
+        ``<name>`` in the input's layout (dimension names and order, latitude
+        direction, a size-1 depth axis; a depth axis of several levels is reduced
+        to the shallowest level and dropped), units, dtype and attributes, and
+        ``<name>_filled_mask`` (int8, 1 where reconstructed) on the same dims, with
+        CF global attributes.
 
     Notes
     -----
@@ -164,6 +175,7 @@ def fill(
 
     model = None
     stride_t = 1
+    phases = 1
     ckpt_sha = "none"
     if method == "unisst":
         model = _load_model(checkpoint, device)
@@ -172,7 +184,7 @@ def fill(
         if step is not None and step != interval:
             k = interval / step
             step_h = step / np.timedelta64(3600, "s")
-            if resample and k > 1 and float(k).is_integer():
+            if k > 1 and float(k).is_integer() and resample:
                 log.info(
                     "keeping every %d-th frame (file %g h, model %s h)",
                     int(k),
@@ -181,16 +193,19 @@ def fill(
                 )
                 stride_t = int(k)
                 da = da.isel(time=slice(None, None, stride_t))
-            else:
-                every = (
-                    f"keep every {int(k)}-th frame (--resample, or ds.isel(time=slice(None, "
-                    f"None, {int(k)}))) or "
-                    if k > 1 and float(k).is_integer()
-                    else ""
+            elif k > 1 and float(k).is_integer():
+                log.info(
+                    "filling %d interleaved series of frames %s h apart (file %g h)",
+                    int(k),
+                    model["interval_hours"],
+                    step_h,
                 )
+                phases = int(k)
+            else:
                 raise FillError(
                     f"the file's frames are {step_h:g} h apart but the model was trained on "
-                    f"frames {model['interval_hours']} h apart: {every}resample the file, e.g. "
+                    f"frames {model['interval_hours']} h apart, and {step_h:g} h does not "
+                    "divide it: resample the file to a step that does, e.g. "
                     f'ds.resample(time="{model["interval_hours"]}h").nearest(), or use a '
                     "model trained at the file's spacing."
                 )
@@ -217,20 +232,24 @@ def fill(
     overlap = window // 2 if overlap_frames is None else int(overlap_frames)
     if not 0 <= overlap < window:
         raise FillError(f"overlap_frames must be in 0..{window - 1}, got {overlap}")
-    starts = _starts(T, window, overlap)
 
-    def read(s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
-        x = np.asarray(da.isel(time=slice(s, e)).values)
-        missing = ~np.isfinite(x)
-        if mask_da is not None:
-            missing |= np.asarray(mask_da.isel(time=slice(s, e)).values) == 1
-        return x, missing
+    def reader(src, msk):
+        def read(s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+            x = np.asarray(src.isel(time=slice(s, e)).values)
+            missing = ~np.isfinite(x)
+            if msk is not None:
+                missing |= np.asarray(msk.isel(time=slice(s, e)).values) == 1
+            return x, missing
 
-    # pass 1: land (missing in every frame) and the mean of the observed values
+        return read
+
+    # pass 1 (all frames): land (missing in every frame) and the mean of the observed values
+    read_all = reader(da, mask_da)
     seen = np.zeros((H, W), bool)
     total, count = 0.0, 0
-    for s in range(0, T, max(window, 1)):
-        x, missing = read(s, min(T, s + window))
+    chunk = max(window, 1) * phases
+    for s in range(0, T, chunk):
+        x, missing = read_all(s, min(T, s + chunk))
         seen |= (~missing).any(axis=0)
         total += float(x[~missing].astype(np.float64).sum())
         count += int((~missing).sum())
@@ -245,13 +264,61 @@ def fill(
 
     out = np.empty(da.shape, dtype=np.result_type(da.dtype, np.float32))
     needed = np.zeros(da.shape, bool)
+    for p in range(phases):
+        sub = slice(p, None, phases)
+        src = da.isel(time=sub) if phases > 1 else da
+        msk = None if mask_da is None else (mask_da.isel(time=sub) if phases > 1 else mask_da)
+        o, nd = _fill_series(
+            reader(src, msk),
+            src.shape,
+            out.dtype,
+            land,
+            global_mean,
+            method=method,
+            model=model,
+            window=window,
+            overlap=overlap,
+            tile_overlap=tile_overlap,
+            batch_size=batch_size,
+            progress=progress,
+            desc=f"fill ({method})" + (f" {p + 1}/{phases}" if phases > 1 else ""),
+        )
+        out[sub] = o
+        needed[sub] = nd
+        del o, nd
+
+    res = _dataset(ds, name, da, out, needed, method, ckpt_sha, history)
+    return _input_layout(res, ds[name], [name, f"{name}_filled_mask"])
+
+
+def _fill_series(
+    read,
+    shape,
+    dtype,
+    land,
+    global_mean,
+    *,
+    method,
+    model,
+    window,
+    overlap,
+    tile_overlap,
+    batch_size,
+    progress,
+    desc,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill one equally spaced series (frames read by ``read(s, e)``) window by window."""
+    T, H, W = shape
+    starts = _starts(T, window, overlap)
+    out = np.empty(shape, dtype=dtype)
+    needed = np.zeros(shape, bool)
     w_t = _ramp(min(window, T), overlap) if T > window else np.ones(T)
     # streaming accumulators over [buf0, buf0 + window)
     buf0 = 0
     bw = min(window, T)
     acc_v = np.zeros((bw, H, W))
     acc_w = np.zeros((bw, H, W))
-    bar = tqdm(total=len(starts), desc=f"fill ({method})", disable=not progress, unit="window")
+    bar = tqdm(total=len(starts), desc=desc, disable=not progress, unit="window")
     for s in starts:
         e = min(T, s + window)
         # finalise frames before s
@@ -278,8 +345,7 @@ def fill(
         bar.update(1)
     bar.close()
     _finalise(out, needed, acc_v[: T - buf0], acc_w[: T - buf0], buf0, global_mean)
-
-    return _dataset(ds, name, da, out, needed, method, ckpt_sha, history)
+    return out, needed
 
 
 def _finalise(out, needed, acc_v, acc_w, t0, global_mean) -> None:
@@ -425,3 +491,32 @@ def _dataset(ds, name, da, out, needed, method, ckpt_sha, history) -> xr.Dataset
     attrs["unisst_checkpoint_sha256"] = ckpt_sha
     attrs["unisst_version"] = unisst_lib.__version__
     return xr.Dataset({name: var, f"{name}_filled_mask": flag}, attrs=attrs)
+
+
+def _input_layout(res: xr.Dataset, orig: xr.DataArray, names: list[str]) -> xr.Dataset:
+    """``res`` (time, latitude, longitude) back to the dims, order and latitude direction of
+    ``orig``; a size-1 axis of ``orig`` (depth) comes back with its coordinate."""
+    from unisst_lib.io import _axis_name
+
+    dims = {k: _axis_name(orig, k) for k in ("time", "latitude", "longitude")}
+    lat = dims["latitude"]
+    if orig.sizes[lat] > 1 and lat in orig.coords:
+        lv = orig[lat].values
+        if float(lv[0]) > float(lv[-1]):
+            res = res.isel(latitude=slice(None, None, -1))
+    res = res.rename({k: v for k, v in dims.items() if v != k})
+    extra = [d for d in orig.dims if d not in dims.values()]
+    keep_extra = [d for d in extra if orig.sizes[d] == 1]
+    for d in keep_extra:
+        for n in names:
+            enc = res[n].encoding
+            res[n] = res[n].expand_dims({d: 1})
+            res[n].encoding = enc
+        if d in orig.coords:
+            res = res.assign_coords({d: orig[d].variable.copy()})
+    order = [d for d in orig.dims if d in res.dims]
+    for n in names:
+        enc = res[n].encoding
+        res[n] = res[n].transpose(*order)
+        res[n].encoding = enc
+    return res
