@@ -185,11 +185,12 @@ def test_cli(ckpt, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
 
 
-def test_packed_copernicus_file_opened_lazily(tmp_path, capsys):
+def write_cmems_file(tmp_path):
+    """A small cloudy file in the Copernicus Marine layout (packed int16, depth, descending lat)."""
     from unisst_lib.io import write_sst_netcdf
 
     ds, obs = make_ds(t=12, h=20, w=24)
-    src, dst = tmp_path / "cmems.nc", tmp_path / "out.nc"
+    src = tmp_path / "cmems.nc"
     write_sst_netcdf(
         obs,
         src,
@@ -198,6 +199,12 @@ def test_packed_copernicus_file_opened_lazily(tmp_path, capsys):
         longitudes=ds.lon.values,
         depth_m=0.494,
     )
+    return ds, obs, src
+
+
+def test_packed_copernicus_file_opened_lazily(tmp_path, capsys):
+    _, _, src = write_cmems_file(tmp_path)
+    dst = tmp_path / "out.nc"
     with xr.open_dataset(src, chunks={"time": 12}) as lazy:
         res = fill(lazy, method="interp")
         decoded = lazy["thetao"].isel(depth=0).values
@@ -234,18 +241,8 @@ def test_finer_frames_filled_as_interleaved_series(ckpt):
 
 
 def test_output_keeps_the_copernicus_layout(ckpt, tmp_path):
-    from unisst_lib.io import write_sst_netcdf
-
-    ds, obs = make_ds(t=12, h=20, w=24)
-    src, dst = tmp_path / "cmems.nc", tmp_path / "out.nc"
-    write_sst_netcdf(
-        obs,
-        src,
-        times=ds.time.values,
-        latitudes=ds.lat.values,
-        longitudes=ds.lon.values,
-        depth_m=0.494,
-    )
+    ds, _, src = write_cmems_file(tmp_path)
+    dst = tmp_path / "out.nc"
     with xr.open_dataset(src) as f:  # make latitude descending, as many products have it
         desc = f.load().isel(latitude=slice(None, None, -1))
     src2 = tmp_path / "cmems_desc.nc"

@@ -284,6 +284,16 @@ def _fill_history(args: argparse.Namespace) -> str:
     return " ".join(words)
 
 
+def _add_papermill_args(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that run notebooks with papermill."""
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="a parameter for every notebook that declares it (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--kernel", default="unisst", help="Jupyter kernel (default: unisst)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unisst",
@@ -364,12 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     nbs.add_argument("names", nargs="*", help="notebooks (03_training or 03); default: all")
     nbs.add_argument("--out", default=None, help="folder of the executed copies")
     nbs.add_argument("--params", default=None, help="YAML file: parameters / overrides")
-    nbs.add_argument(
-        "-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-        help="a parameter for every notebook that declares it (repeatable)",
-    )  # fmt: skip
-    nbs.add_argument("--kernel", default="unisst", help="Jupyter kernel (default: unisst)")
-    nbs.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_papermill_args(nbs)
     nbs.set_defaults(func=_cmd_notebooks)
 
     sw = sub.add_parser("sweep", help="training + maps notebooks at each LWP threshold")
@@ -377,12 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--thresholds", type=float, nargs="+", default=None, help="g m-2")
     sw.add_argument("--out", default=None, help="output folder (default runs/sweep)")
     sw.add_argument("--notebooks", nargs="+", default=None, help="default: 03 and 04")
-    sw.add_argument(
-        "-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-        help="a parameter for every notebook that declares it (repeatable)",
-    )  # fmt: skip
-    sw.add_argument("--kernel", default="unisst", help="Jupyter kernel (default: unisst)")
-    sw.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_papermill_args(sw)
     sw.set_defaults(func=_cmd_sweep)
 
     fl = sub.add_parser("fill", help="gap-fill an SST netCDF file (writes a CF netCDF)")
