@@ -46,3 +46,23 @@ class CorruptFileError(UnisstError, OSError):
 
 class ChecksumError(CorruptFileError):
     """A file's checksum differs from the one the manifest or the server gives."""
+
+
+class DownloadError(UnisstError, OSError):
+    """A download failed; the message says why and what to do."""
+
+
+class CredentialsError(DownloadError):
+    """Copernicus Marine credentials are missing or were refused."""
+
+
+class NetworkError(DownloadError):
+    """A server could not be reached, or did not answer in time."""
+
+
+class RemoteDataError(DownloadError):
+    """The server answered, but no longer holds what the manifest asks for."""
+
+
+class ManualDownloadRequired(DownloadError):
+    """The server will not serve a script (bot challenge, 403): download by hand."""

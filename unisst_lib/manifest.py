@@ -165,6 +165,40 @@ class Thresholds(_Strict):
         return self.default / 1000.0
 
 
+class SSTDownload(_Strict):
+    """How ``unisst download sst`` asks Copernicus Marine for the SST."""
+
+    default_variant: str
+    variants: dict[str, str] = Field(min_length=1, description="split set -> what it gives")
+    margin_deg: float = Field(ge=0, le=5, description="requested around the region, degrees")
+    depth_range_m: tuple[float, float] = Field(description="minimum, maximum depth, m")
+
+    @model_validator(mode="after")
+    def _default(self) -> SSTDownload:
+        if self.default_variant not in self.variants:
+            raise ValueError(
+                f"default_variant {self.default_variant!r} is not one of the variants "
+                f"({', '.join(self.variants)})"
+            )
+        if self.depth_range_m[0] > self.depth_range_m[1]:
+            raise ValueError("depth_range_m must be [minimum, maximum]")
+        return self
+
+
+class CloudDownload(_Strict):
+    """How ``unisst download clouds`` talks to figshare."""
+
+    api_url: str = Field(pattern=r"^https?://")
+    download_urls: tuple[str, ...] = Field(min_length=1)
+    timeout_s: float = Field(gt=0)
+    retries: int = Field(ge=0)
+
+
+class Download(_Strict):
+    sst: SSTDownload
+    clouds: CloudDownload
+
+
 class TwinSize(_Strict):
     train_val_hours: int = Field(gt=0)
     test_hours: int = Field(gt=0)
@@ -193,6 +227,7 @@ class Manifest(_Strict):
     sst_datasets: dict[str, SSTDataset]
     splits: dict[str, SplitSet]
     clouds: dict[str, CloudDataset]
+    download: Download
     thresholds: Thresholds
     twin: Twin
 
@@ -216,6 +251,20 @@ class Manifest(_Strict):
                     raise ValueError(
                         f"splits.{name}.{split}.dataset: unknown data set {ref!r} "
                         f"(known: {', '.join(self.sst_datasets)})"
+                    )
+        for variant in self.download.sst.variants:
+            if variant not in self.splits:
+                raise ValueError(
+                    f"download.sst.variants.{variant}: not a split set "
+                    f"(known: {', '.join(self.splits)})"
+                )
+            for split in SPLIT_NAMES:
+                ds = self.splits[variant].split(split).dataset
+                src = self.sst_datasets[ds].source
+                if self.sst_sources[src].provider != "copernicus_marine":
+                    raise ValueError(
+                        f"download.sst.variants.{variant}: its {split} data set {ds!r} "
+                        f"is not a Copernicus Marine one (source {src!r})"
                     )
         return self
 
