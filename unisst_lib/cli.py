@@ -61,6 +61,52 @@ def _cmd_data_checksums(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_verify(args: argparse.Namespace) -> int:
+    from unisst_lib.verify import format_report, verify_all
+
+    rows = verify_all(args.dir, checksums=not args.no_checksums)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        print(format_report(rows))
+    return 1 if any(r["status"] == "problem" for r in rows) else 0
+
+
+def _cmd_download_sst(args: argparse.Namespace) -> int:
+    from unisst_lib.copernicus import download_sst
+
+    results = download_sst(
+        variant=args.variant,
+        splits=tuple(args.split),
+        root=args.dir,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    for r in results:
+        how = f"downloaded in {r.seconds:.0f} s" if not r.cached else "already there, checked"
+        print(f"{r.path}: {r.dataset} {r.dataset_id}, {r.period}, {r.shape_text} ({how})")
+    if results:
+        r = results[0]
+        print(f"variant '{r.variant}': {r.variant_note}")
+    return 0
+
+
+def _cmd_download_clouds(args: argparse.Namespace) -> int:
+    from unisst_lib.figshare import download_clouds
+
+    res = download_clouds(
+        root=args.dir,
+        timeout_s=args.timeout,
+        retries=args.retries,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    how = f"downloaded from {res.url} in {res.seconds:.0f} s" if not res.cached else "already there"
+    shape = "x".join(map(str, res.shape))
+    print(f"{res.path}: {shape} kg m-2, md5 {res.md5} ({how})")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from unisst_lib.summary import format_summary, summarise_clouds, summarise_sst
     from unisst_lib.twin.make import make_twin
@@ -326,6 +372,43 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--dir", default=None, help="data directory")
     chk.set_defaults(func=_cmd_data_checksums)
 
+    ver = data_sub.add_parser("verify", help="check every data file on disk against the manifest")
+    ver.add_argument("--dir", default=None, help="data directory ($UNISST_DATA_DIR or ./data)")
+    ver.add_argument("--no-checksums", action="store_true", help="skip SHA-256 / MD5 sums")
+    ver.add_argument("--json", action="store_true", help="print JSON")
+    ver.set_defaults(func=_cmd_data_verify)
+
+    dl = sub.add_parser(
+        "download", help="fetch the real data (Copernicus Marine SST, figshare clouds)"
+    )
+    dl_sub = dl.add_subparsers(dest="download_command", required=True)
+    dsst = dl_sub.add_parser(
+        "sst",
+        help="SST from Copernicus Marine (credentials: COPERNICUSMARINE_SERVICE_USERNAME/"
+        "_PASSWORD or `copernicusmarine login`)",
+    )
+    dsst.add_argument(
+        "--split", nargs="+", choices=("train", "val", "test"), default=["train", "val", "test"],
+        help="which splits' data (train and val share one file; default: all)",
+    )  # fmt: skip
+    dsst.add_argument(
+        "--variant", default=None,
+        help="anfc: hourly, recent years, the paper's regions (default); "
+        "reanalysis: daily, the paper's dates (see data_manifest.yaml: download.sst)",
+    )  # fmt: skip
+    dsst.add_argument("--dir", default=None, help="data directory ($UNISST_DATA_DIR or ./data)")
+    dsst.add_argument("--overwrite", action="store_true", help="download again even if present")
+    dsst.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    dsst.set_defaults(func=_cmd_download_sst)
+
+    dcl = dl_sub.add_parser("clouds", help="the paper's liquid-water-path fields from figshare")
+    dcl.add_argument("--dir", default=None, help="data directory ($UNISST_DATA_DIR or ./data)")
+    dcl.add_argument("--timeout", type=float, default=None, help="seconds (default: manifest)")
+    dcl.add_argument("--retries", type=int, default=None, help="resumes (default: manifest)")
+    dcl.add_argument("--overwrite", action="store_true", help="download again even if present")
+    dcl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    dcl.set_defaults(func=_cmd_download_clouds)
+
     tr = sub.add_parser("train", help="train a UNISST model (resumes from OUT if possible)")
     tr.add_argument("--config", default="fast", help="tiny, fast, paper or a YAML file")
     tr.add_argument("--out", required=True, help="run directory")
@@ -419,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:  # papermill announces every notebook's paths at INFO
         logging.getLogger("papermill").setLevel(logging.WARNING)
+    # copernicusmarine logs through its own handler: not twice through ours too
+    logging.getLogger("copernicusmarine").propagate = False
     try:
         return int(args.func(args) or 0)
     except UnisstError as err:

@@ -1,0 +1,273 @@
+"""Check data files against the manifest (``unisst data verify``).
+
+The same checks gate a download (a file is renamed into place only when they
+pass) and re-check everything on disk later:
+
+* :func:`check_sst_file`: the manifest's variable and units, the region's grid
+  (exactly ``ny × nx`` cell centres at the region's coordinates), the period
+  (frame count, first frame, constant spacing) and plausible values;
+* :func:`check_cloud_file`: rank, dtype, ``(T, 64, 64)``, kg m-2 and, when a
+  checksum is known (the manifest's, or the one recorded at download), MD5;
+* :func:`verify_all`: every SST and cloud file the manifest names, one row each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from unisst_lib.errors import UnisstError
+from unisst_lib.manifest import Manifest, load_manifest
+from unisst_lib.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+#: SST outside this range (°C) is not sea water: a units or decoding problem.
+PLAUSIBLE_SST_C = (-3.0, 40.0)
+
+
+def expected_frames(start: dt.datetime, end: dt.datetime, frequency_hours: int) -> int:
+    """Frames in the inclusive period ``start`` … ``end``, ``frequency_hours`` apart."""
+    return round((end - start) / dt.timedelta(hours=frequency_hours)) + 1
+
+
+def check_sst_file(
+    path: str | os.PathLike[str],
+    dataset: str,
+    *,
+    manifest: Manifest | None = None,
+    n_frames: int | None = None,
+) -> list[str]:
+    """Problems of an SST file against the manifest entry ``dataset`` (``[]``: none).
+
+    Parameters
+    ----------
+    path
+        A netCDF file (Copernicus Marine layout or any CF SST file).
+    dataset
+        A key of the manifest's ``sst_datasets`` (e.g. ``anfc_test``).
+    n_frames
+        Frames expected; default: the manifest period at the source's
+        frequency. The tiny twin is shorter than its period and passes its own.
+
+    Checks: the source's variable is in the file with the source's units; the
+    grid is the region's (``ny × nx`` cell centres within a tenth of a cell of
+    the region's); the time axis has ``n_frames`` frames, a constant spacing
+    of the source's frequency, and starts within half a step of the manifest's
+    start (hourly means are stamped at hh:00 or hh:30 depending on the
+    product version); values lie in −3…40 °C and are not all missing.
+    """
+    import netCDF4
+
+    from unisst_lib.io import open_sst
+
+    m = manifest or load_manifest()
+    entry = m.sst_dataset(dataset)
+    src = m.source_of(dataset)
+    region = m.region_of(dataset)
+    path = Path(path)
+    try:
+        da = open_sst(path, variable=None)
+    except UnisstError as err:
+        return [str(err)]
+    problems = []
+    with netCDF4.Dataset(path) as nc:
+        if src.variable not in nc.variables:
+            problems.append(
+                f"no variable {src.variable!r} (the file has {', '.join(nc.variables)})"
+            )
+        else:
+            units = str(getattr(nc[src.variable], "units", ""))
+            if units != src.units:
+                problems.append(f"{src.variable} units {units!r}, manifest {src.units!r}")
+
+    lat, lon = da.latitude.values.astype(float), da.longitude.values.astype(float)
+    if (lat.size, lon.size) != (region.ny, region.nx):
+        problems.append(
+            f"grid {lat.size}×{lon.size} (latitude×longitude), the region "
+            f"{entry.region} is {region.ny}×{region.nx}"
+        )
+    else:
+        tol = region.resolution_deg / 10
+        dlat = float(np.max(np.abs(lat - region.latitudes())))
+        dlon = float(np.max(np.abs(lon - region.longitudes())))
+        if dlat > tol or dlon > tol:
+            problems.append(
+                f"grid off the region {entry.region} by up to {max(dlat, dlon):.4f}° "
+                f"(latitudes {lat[0]:.3f}..{lat[-1]:.3f}, longitudes {lon[0]:.3f}..{lon[-1]:.3f})"
+            )
+
+    times = da.time.values
+    want = n_frames if n_frames is not None else expected_frames(
+        entry.start, entry.end, src.frequency_hours
+    )  # fmt: skip
+    step = np.timedelta64(src.frequency_hours * 3600, "s")
+    if times.size != want:
+        problems.append(f"{times.size} frames, expected {want}")
+    if times.size:
+        start = np.datetime64(entry.start.replace(tzinfo=None), "ns")
+        if abs(times[0] - start) > step / 2:
+            problems.append(f"starts {str(times[0])[:16]}, manifest {entry.start:%Y-%m-%dT%H:%M}")
+    if times.size > 1:
+        steps = np.unique(np.diff(times))
+        if steps.size != 1 or steps[0] != step:
+            hours = sorted({float(s / np.timedelta64(1, "h")) for s in steps})
+            problems.append(
+                f"frames {', '.join(f'{h:g}' for h in hours[:4])} h apart, "
+                f"manifest {src.frequency_hours} h"
+            )
+    sample = np.asarray(da.isel(time=slice(0, None, max(1, times.size // 32))).values)
+    if not np.isfinite(sample).any():
+        problems.append("no finite SST value (all missing)")
+    else:
+        lo, hi = float(np.nanmin(sample)), float(np.nanmax(sample))
+        if lo < PLAUSIBLE_SST_C[0] or hi > PLAUSIBLE_SST_C[1]:
+            problems.append(f"SST {lo:.1f}..{hi:.1f} °C, outside a plausible -3..40 °C")
+    return problems
+
+
+def check_cloud_file(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    manifest: Manifest | None = None,
+    n_steps: int | None = None,
+    md5: bool = True,
+) -> list[str]:
+    """Problems of a liquid-water-path file against the manifest cloud set ``name``.
+
+    Rank 3, floating point, ``(T, ny, nx)`` with the manifest's ``ny × nx`` and
+    at least ``min_steps`` steps (exactly ``n_steps`` if given), values in
+    kg m-2 (not g m-2), non-negative; with ``md5``, the MD5 against the
+    manifest's or the one recorded when the file was downloaded (the
+    ``.json`` next to it).
+    """
+    from unisst_lib.io import load_clouds
+
+    m = manifest or load_manifest()
+    cloud = m.cloud_dataset(name)
+    path = Path(path)
+    try:
+        lwp = load_clouds(path, min_steps=1)
+    except UnisstError as err:
+        return [str(err)]
+    problems = []
+    if lwp.shape[1:] != tuple(cloud.expected_shape[1:]):
+        want = "×".join(map(str, cloud.expected_shape[1:]))
+        problems.append(f"shape {lwp.shape}, expected (T, {want.replace('×', ', ')})")
+    if n_steps is not None and lwp.shape[0] != n_steps:
+        problems.append(f"{lwp.shape[0]} steps, expected {n_steps}")
+    elif n_steps is None and lwp.shape[0] < cloud.min_steps:
+        problems.append(f"{lwp.shape[0]} steps, fewer than the {cloud.min_steps} needed")
+    if md5:
+        from unisst_lib.figshare import md5sum, read_provenance
+
+        want = cloud.md5 or (read_provenance(path) or {}).get("md5")
+        if want:
+            got = md5sum(path)
+            if got != want:
+                problems.append(f"MD5 {got}, expected {want}")
+    return problems
+
+
+def _twin_size_for(m: Manifest, dataset: str, frames: int) -> str | None:
+    for size, spec in m.twin.sizes.items():
+        hours = spec.train_val_hours if dataset == "twin_train_val" else spec.test_hours
+        if hours == frames:
+            return size
+    return None
+
+
+def verify_all(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    manifest: Manifest | None = None,
+    checksums: bool = True,
+) -> list[dict[str, object]]:
+    """Check every data file the manifest names that is on disk.
+
+    Returns one row per manifest entry: ``kind`` (sst|clouds), ``name``,
+    ``file``, ``status`` (``ok``, ``missing`` or ``problem``), ``shape``,
+    ``period`` and ``problems`` (``""`` when none). Files of the embedded twin
+    are checked at the size found on disk (``full`` or ``tiny``); their SHA-256
+    against the manifest is reported by :func:`unisst_lib.inventory.verify_twin`.
+    """
+    from unisst_lib.io import open_sst
+
+    m = manifest or load_manifest()
+    base = data_dir(root)
+    rows: list[dict[str, object]] = []
+    for name, entry in m.sst_datasets.items():
+        path = base / entry.file
+        row: dict[str, object] = {"kind": "sst", "name": name, "file": entry.file}
+        if not path.is_file():
+            rows.append({**row, "status": "missing", "problems": ""})
+            continue
+        n_frames = None
+        try:
+            da = open_sst(path)
+            row["shape"] = " × ".join(map(str, da.shape))
+            t = da.time.values
+            row["period"] = f"{str(t[0])[:16]} .. {str(t[-1])[:16]}" if t.size else ""
+            if m.sst_sources[entry.source].provider == "embedded":
+                size = _twin_size_for(m, name, int(t.size))
+                if size is not None:
+                    n_frames = int(t.size)
+        except UnisstError:
+            pass  # check_sst_file reports it
+        problems = check_sst_file(path, name, manifest=m, n_frames=n_frames)
+        rows.append(
+            {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
+        )
+    for name, cloud in m.clouds.items():
+        path = base / cloud.file
+        row = {"kind": "clouds", "name": name, "file": cloud.file}
+        if not path.is_file():
+            rows.append({**row, "status": "missing", "problems": ""})
+            continue
+        n_steps = None
+        if cloud.provider == "embedded":  # the tiny twin has fewer steps than the full one
+            n_steps = _cloud_steps_on_disk(path)
+            if n_steps not in {s.cloud_steps for s in m.twin.sizes.values()}:
+                n_steps = None
+        problems = check_cloud_file(path, name, manifest=m, n_steps=n_steps, md5=checksums)
+        steps = _cloud_steps_on_disk(path)
+        if steps is not None:
+            row["shape"] = f"{steps} × {cloud.expected_shape[1]} × {cloud.expected_shape[2]}"
+        rows.append(
+            {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
+        )
+    return rows
+
+
+def _cloud_steps_on_disk(path: Path) -> int | None:
+    try:
+        return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+    except (ValueError, OSError, EOFError, IndexError):
+        return None
+
+
+def format_report(rows: list[dict[str, object]]) -> str:
+    """The rows of :func:`verify_all` as a plain-text table with a verdict line."""
+    lines = []
+    width = max((len(str(r["file"])) for r in rows), default=4)
+    for r in rows:
+        status = str(r["status"])
+        detail = r.get("problems") or r.get("shape") or ""
+        if status == "missing":
+            detail = "not on disk"
+        lines.append(f"{status:<8} {r['file']!s:<{width}}  {detail}")
+    ok = sum(r["status"] == "ok" for r in rows)
+    bad = sum(r["status"] == "problem" for r in rows)
+    missing = sum(r["status"] == "missing" for r in rows)
+    verdict = f"{ok} ok, {bad} with problems, {missing} not on disk"
+    if bad:
+        verdict += (
+            ": download the real files again (`unisst download sst|clouds --overwrite`) or "
+            "regenerate the twin (`unisst data make --overwrite`)"
+        )
+    return "\n".join([*lines, verdict])
