@@ -263,3 +263,18 @@ def test_atomic_path_gives_new_files_the_usual_mode_and_keeps_an_existing_mode(t
         assert new.stat().st_mode & 0o777 == 0o640 and new.read_text() == "b"
     finally:
         os.umask(umask)
+
+
+def test_load_clouds_refuses_zip_and_npz_files_clearly(tmp_path):
+    from unisst_lib.errors import CloudDataError, CorruptFileError
+    from unisst_lib.io import load_clouds
+
+    npz = tmp_path / "clouds.npy"
+    with open(npz, "wb") as f:
+        np.savez(f, lwp=np.zeros((3, 64, 64), np.float32))
+    with pytest.raises(CloudDataError, match="npz archive"):
+        load_clouds(npz)
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    with pytest.raises(CorruptFileError, match="truncated or corrupt"):
+        load_clouds(broken)

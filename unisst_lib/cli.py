@@ -235,6 +235,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data["data_dir"] = args.data_dir
     if args.threshold is not None:
         data["threshold_gm2"] = args.threshold
+    if args.split_set is not None:
+        data["split_set"] = args.split_set
+    if args.clouds is not None:
+        data["clouds"] = args.clouds
     if data:
         overrides["data"] = data
     cfg = load_config(args.config, **overrides)
@@ -415,6 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=int, default=None, help="generator updates (override)")
     tr.add_argument("--threshold", type=float, default=None, help="LWP threshold, g m-2")
     tr.add_argument("--data-dir", default=None, help="data directory (override)")
+    tr.add_argument(
+        "--split-set", default=None, help="manifest split set: twin, anfc, reanalysis (override)"
+    )
+    tr.add_argument("--clouds", default=None, help="cloud set: twin or figshare (override)")
     tr.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 (override)")
     tr.add_argument("--no-resume", action="store_true", help="start afresh")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -3,9 +3,9 @@
 * :func:`manifest_table`, :func:`cloud_table`, :func:`split_table`: the data
   sets, cloud sets and splits of the manifest as rows (lists of dicts, one per
   row, ready for ``pandas.DataFrame``);
-* :func:`choose_source`: which data a run uses, and why (the real products need
-  a download that this version of unisst does not do; the embedded default is
-  always there);
+* :func:`choose_source`: which data a run uses, and why: the embedded default,
+  or the real products, downloaded (Copernicus Marine SST, figshare clouds);
+* :func:`verify_choice`: the chosen data's files checked against the manifest;
 * :func:`verify_twin`: shapes, periods, units and SHA-256 checksums of the
   embedded twin's files on disk, against the manifest.
 """
@@ -131,44 +131,125 @@ def split_table(manifest: Manifest | None = None) -> list[dict[str, object]]:
 
 @dataclass(frozen=True)
 class SourceChoice:
-    """The data a run uses (``name``: ``"twin"``) and a plain sentence saying why."""
+    """The data a run uses, and a plain sentence saying what it is and why.
+
+    ``name``: ``"twin"`` or ``"copernicus"``; ``split_set`` and ``clouds``: the
+    manifest names a config or notebook passes on (``data.split_set``,
+    ``data.clouds``); ``datasets``: the SST data sets on disk for it;
+    ``variant``: the SST variant downloaded (``""`` for the twin).
+    """
 
     asked: str
     name: str
     message: str
+    split_set: str = "twin"
+    clouds: str = "twin"
+    datasets: tuple[str, ...] = ("twin_train_val", "twin_test")
+    variant: str = ""
 
 
-def choose_source(source: str = "twin") -> SourceChoice:
-    """Which data to use when ``source`` is asked for.
+TWIN_MESSAGE = (
+    "Using the embedded default data set (the twin): generated here, offline, "
+    "deterministically, in the real products' file layouts."
+)
 
-    ``"twin"`` is the embedded default. ``"copernicus"`` (the real hourly SST
-    from Copernicus Marine and the paper's clouds from figshare) needs network
-    access, an account and a download step that this version of unisst does not
-    have yet: the choice falls back to the twin, and the message says so.
+
+def choose_source(
+    source: str = "twin",
+    *,
+    variant: str | None = None,
+    splits: tuple[str, ...] = ("train", "val", "test"),
+    root: str | os.PathLike[str] | None = None,
+    manifest: Manifest | None = None,
+    fallback_to_twin: bool = True,
+    progress: bool = True,
+) -> SourceChoice:
+    """Which data to use when ``source`` is asked for, downloading the real data if needed.
+
+    ``"twin"`` is the embedded default (built by :func:`unisst_lib.twin.make.make_twin`).
+    ``"copernicus"`` downloads the SST of ``splits`` of an SST ``variant``
+    (:func:`unisst_lib.copernicus.download_sst`: ``anfc``, hourly, recent years,
+    the paper's regions; or ``reanalysis``, daily, the paper's dates) and the
+    paper's clouds from figshare (:func:`unisst_lib.figshare.download_clouds`);
+    files already on disk and valid are not fetched again.
+
+    With ``fallback_to_twin``, a failed download (no account, no network, a
+    bot challenge) falls back to the twin and the message says why; otherwise
+    the error is raised.
 
     Raises
     ------
     UnisstError
-        ``source`` is neither ``"twin"`` nor ``"copernicus"``.
+        ``source`` is neither ``"twin"`` nor ``"copernicus"``, or a download
+        failed and ``fallback_to_twin`` is False.
     """
     if source not in SOURCES:
         raise UnisstError(f"unknown data source {source!r}: use one of {', '.join(SOURCES)}")
     if source == "twin":
+        return SourceChoice(source, "twin", TWIN_MESSAGE)
+    from unisst_lib.copernicus import download_sst, resolve_variant
+    from unisst_lib.figshare import download_clouds
+
+    m = manifest or load_manifest()
+    try:
+        name = resolve_variant(variant, manifest=m)
+        ssts = download_sst(name, splits, root, manifest=m, progress=progress)
+        cloud = download_clouds("figshare", root, manifest=m, progress=progress)
+    except UnisstError as err:
+        if not fallback_to_twin:
+            raise
+        log.warning("download failed: %s", err)
         return SourceChoice(
             source,
             "twin",
-            "Using the embedded default data set (the twin): generated here, offline, "
-            "deterministically, in the real products' file layouts.",
+            f"The real data could not be downloaded: {err}\n\nGoing on with the embedded "
+            "default (the twin), which has the same file layouts: code written for it reads "
+            "the real files unchanged.",
         )
+    lines = [
+        f"Using real data, SST variant '{name}': {ssts[0].variant_note}.",
+        *(
+            f"  {r.dataset}: {r.path} ({r.dataset_id}, {r.period}, {r.shape_text}, "
+            f"{'already on disk' if r.cached else f'downloaded in {r.seconds:.0f} s'})"
+            for r in ssts
+        ),
+        f"  clouds: {cloud.path} ({' × '.join(map(str, cloud.shape))}, kg m-2, "
+        f"{'already on disk' if cloud.cached else 'downloaded from ' + str(cloud.url)})",
+        f"In configs and notebooks use split_set='{name}' and clouds='figshare'.",
+    ]
     return SourceChoice(
         source,
-        "twin",
-        "Downloading the real data (hourly SST from Copernicus Marine, the paper's clouds "
-        "from figshare) is a later feature of unisst: it needs network access and a "
-        "Copernicus Marine account, and this version runs offline. Going on with the "
-        "embedded default (the twin), which has the same file layouts: code written for it "
-        "reads the real files unchanged.",
+        "copernicus",
+        "\n".join(lines),
+        split_set=name,
+        clouds="figshare",
+        datasets=tuple(r.dataset for r in ssts),
+        variant=name,
     )
+
+
+def verify_choice(
+    choice: SourceChoice,
+    size: str = "full",
+    root: str | os.PathLike[str] | None = None,
+    *,
+    manifest: Manifest | None = None,
+    checksums: bool = True,
+) -> list[dict[str, object]]:
+    """Check the files of ``choice`` on disk: :func:`verify_twin` for the twin, else
+    :func:`unisst_lib.verify.check_sst_file` / ``check_cloud_file`` for each
+    downloaded file (rows with ``file``, ``shape``, ``period``, ``problems``)."""
+    if choice.name == "twin":
+        return verify_twin(size, root, manifest=manifest, checksums=checksums)
+    from unisst_lib.verify import verify_all
+
+    m = manifest or load_manifest()
+    wanted = {*choice.datasets, choice.clouds}
+    return [
+        {k: v for k, v in row.items() if k not in ("kind", "name", "status")}
+        for row in verify_all(root, manifest=m, checksums=checksums)
+        if row["name"] in wanted
+    ]
 
 
 def verify_twin(
@@ -358,10 +439,13 @@ def first_look(
     manifest: Manifest | None = None,
     threshold_gm2: float | None = None,
     hour: int = 0,
+    datasets: tuple[str, ...] = ("twin_train_val", "twin_test"),
+    clouds: str = "twin",
 ):
-    """A figure of the data on disk: one SST frame per twin data set, one LWP field, its mask.
+    """A figure of the data on disk: one SST frame per data set, one LWP field, its mask.
 
-    ``hour``: the frame (hours after the start) of both SST files and the cloud step shown.
+    ``hour``: the frame index of the SST files and the cloud step shown;
+    ``datasets`` / ``clouds``: manifest names (default: the twin's).
     """
     from unisst_lib.io import load_clouds, open_sst
     from unisst_lib.plots import first_look_figure
@@ -369,14 +453,14 @@ def first_look(
     m = manifest or load_manifest()
     base = data_dir(root)
     frames, extents = [], []
-    for name in ("twin_train_val", "twin_test"):
+    for name in datasets:
         da = open_sst(base / m.sst_dataset(name).file)
         frame = da.isel(time=min(hour, da.sizes["time"] - 1))
         lat, lon = frame.latitude.values, frame.longitude.values
         extents.append((float(lon[0]), float(lon[-1]), float(lat[0]), float(lat[-1])))
         label = f"{name}: {str(frame.time.values)[:16]}"
         frames.append((label, frame.values))
-    lwp = load_clouds(base / m.cloud_dataset("twin").file)
+    lwp = load_clouds(base / m.cloud_dataset(clouds).file)
     thr = m.thresholds.default if threshold_gm2 is None else threshold_gm2
     return first_look_figure(frames, np.asarray(lwp[min(hour, lwp.shape[0] - 1)]), thr,
                              extent=extents)  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -392,11 +393,17 @@ def load_clouds(
         raise DataNotFoundError(f"cloud file {path} does not exist")
     try:
         lwp = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise CorruptFileError(
             f"cannot read {path} as a .npy array ({err}). The file is truncated or corrupt: "
             "delete it and download or generate it again."
         ) from None
+    if not isinstance(lwp, np.ndarray):  # an .npz archive: several arrays, not one
+        lwp.close()
+        raise CloudDataError(
+            f"{path} is an .npz archive, not a .npy array: save the (time, y, x) liquid water "
+            "path with numpy.save"
+        )
     validate_clouds(lwp, source=str(path), min_steps=min_steps)
     return lwp
 

@@ -893,11 +893,15 @@ def training_config(
     device: str | None = None,
     eval_every: int | None = None,
     val_sequences: int | None = None,
+    split_set: str | None = None,
+    clouds: str | None = None,
 ):
     """:func:`unisst_lib.train.load_config` with the notebook's overrides (None: keep the config's).
 
     ``eval_every`` is capped at ``steps`` so that a short run still evaluates;
-    ``val_sequences`` is how many validation sequences each evaluation scores.
+    ``val_sequences`` is how many validation sequences each evaluation scores;
+    ``split_set`` / ``clouds`` pick other data of the manifest (e.g. ``anfc`` and
+    ``figshare`` once downloaded).
     """
     from unisst_lib.train import load_config
 
@@ -922,6 +926,10 @@ def training_config(
         data["data_dir"] = os.fspath(data_dir)
     if val_sequences is not None:
         data["val_sequences"] = int(val_sequences)
+    if split_set is not None:
+        data["split_set"] = str(split_set)
+    if clouds is not None:
+        data["clouds"] = str(clouds)
     if data:
         over["data"] = data
     return load_config(config, **over)
