@@ -349,3 +349,29 @@ def test_recover_sequence_gives_labelled_maps_in_celsius(tiny_data_dir):
     np.testing.assert_array_equal(real.recovered.values, rec.recovered.values)
     with pytest.raises(ValueError, match="no truth"):
         recovery_errors(real)
+
+
+def test_download_notebook_without_an_account_says_why_and_uses_the_twin(
+    tiny_data_dir, work, jupyter_home, tmp_path, monkeypatch
+):
+    """01 with source="copernicus" on a machine with no credentials (and no network)."""
+    for var in ("COPERNICUSMARINE_SERVICE_USERNAME", "COPERNICUSMARINE_SERVICE_PASSWORD",
+                "COPERNICUSMARINE_CREDENTIALS_DIRECTORY"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.copernicusmarine there
+    params = _small_parameters("01_download", tiny_data_dir, work)
+    params.update(source="copernicus", variant="reanalysis", out_dir=tmp_path / "out")
+    out = nbs.run_notebook("01_download", params, tmp_path / "executed", directory=NOTEBOOKS)
+    assert _errors(out) == []
+    text = "".join(
+        o.get("text", "")
+        for c in nbformat.read(out, as_version=4).cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
+    assert "no Copernicus Marine credentials found" in text
+    assert "Going on with the embedded default" in text
+    inv = json.loads((tmp_path / "out" / "inventory.json").read_text())
+    assert inv["source"] == "twin" and inv["split_set"] == "twin"
+    assert [f["problems"] for f in inv["files"]] == ["", "", ""]
