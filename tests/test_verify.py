@@ -134,3 +134,16 @@ def test_cloud_in_grams_is_named(tmp_path):
     np.save(path, np.full((20, 64, 64), 90.0, np.float32))
     (problem,) = check_cloud_file(path, "twin", n_steps=20)
     assert "look like g m-2" in problem
+
+
+def test_twin_checksums_are_compared_with_the_manifest(data_copy, tiny_data_dir):
+    rows = {r["name"]: r for r in verify_all(tiny_data_dir) if r["kind"] == "clouds"}
+    assert rows["twin"]["checksum"].startswith(("matches the manifest", "differs: expected"))
+    clouds = data_copy / "clouds" / "twin" / "cloud_dataset.npy"
+    lwp = np.load(clouds)
+    lwp[0, 0, 0] += 0.001  # still a valid LWP field, but not the manifest's bytes
+    np.save(clouds, lwp)
+    rows = {r["name"]: r for r in verify_all(data_copy) if r["kind"] == "clouds"}
+    assert rows["twin"]["checksum"] != "matches the manifest"
+    assert "matches" not in format_report(list(rows.values())).splitlines()[1]
+    assert verify_all(data_copy, checksums=False)[-1].get("checksum") is None

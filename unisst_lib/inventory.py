@@ -276,28 +276,16 @@ def verify_twin(
         (``""`` when all is well).
     """
     from unisst_lib.io import load_clouds, open_sst
-    from unisst_lib.twin.make import platform_fingerprint, sha256
+    from unisst_lib.twin.make import sha256
+    from unisst_lib.verify import twin_checksum_verdict
 
     m = manifest or load_manifest()
     spec = m.twin_size(size)
     base = data_dir(root)
-    recorded = m.twin.checksums.get(size, {})
-    here = platform_fingerprint()
     rows = []
 
     def checksum_verdict(rel: str, digest: str) -> tuple[str, str]:
-        want = recorded.get(rel)
-        if want is None:
-            return f"none recorded for the '{size}' twin", ""
-        if digest == want:
-            return "matches the manifest", ""
-        if here != m.twin.reference_platform:
-            return (
-                f"differs: expected off the reference platform ({m.twin.reference_platform}; "
-                f"this is {here})",
-                "",
-            )
-        return "DIFFERS from the manifest", "checksum differs on the reference platform"
+        return twin_checksum_verdict(m, size, rel, digest)
 
     for name in ("twin_train_val", "twin_test"):
         ds = m.sst_dataset(name)

@@ -174,10 +174,38 @@ def check_cloud_file(
     return problems
 
 
-def _twin_size_for(m: Manifest, dataset: str, frames: int) -> str | None:
+def twin_checksum_verdict(m: Manifest, size: str, rel: str, digest: str) -> tuple[str, str]:
+    """``(verdict, problem)`` of a twin file's SHA-256 against the manifest's for ``size``.
+
+    The checksums are recorded on the manifest's reference platform; the SQG model
+    is chaotic, so elsewhere a difference is expected and not a problem
+    (``problem`` is ``""`` then).
+    """
+    from unisst_lib.twin.make import platform_fingerprint
+
+    want = m.twin.checksums.get(size, {}).get(rel)
+    if want is None:
+        return f"none recorded for the '{size}' twin", ""
+    if digest == want:
+        return "matches the manifest", ""
+    here = platform_fingerprint()
+    if here != m.twin.reference_platform:
+        return (
+            f"differs: expected off the reference platform ({m.twin.reference_platform}; "
+            f"this is {here})",
+            "",
+        )
+    return "DIFFERS from the manifest", "checksum differs on the reference platform"
+
+
+def _twin_size_for(m: Manifest, name: str, length: int) -> str | None:
+    """The twin size (``full``, ``tiny``) whose ``name`` file has ``length`` frames or steps."""
     for size, spec in m.twin.sizes.items():
-        hours = spec.train_val_hours if dataset == "twin_train_val" else spec.test_hours
-        if hours == frames:
+        want = {
+            "twin_train_val": spec.train_val_hours,
+            "twin_test": spec.test_hours,
+        }.get(name, spec.cloud_steps)
+        if want == length:
             return size
     return None
 
@@ -193,8 +221,10 @@ def verify_all(
     Returns one row per manifest entry: ``kind`` (sst|clouds), ``name``,
     ``file``, ``status`` (``ok``, ``missing`` or ``problem``), ``shape``,
     ``period`` and ``problems`` (``""`` when none). Files of the embedded twin
-    are checked at the size found on disk (``full`` or ``tiny``); their SHA-256
-    against the manifest is reported by :func:`unisst_lib.inventory.verify_twin`.
+    are checked at the size found on disk (``full`` or ``tiny``) and, with
+    ``checksums``, their SHA-256 against the manifest's for that size (``checksum``;
+    a difference is a problem on the reference platform only). Downloaded cloud
+    files are checked against the MD5 recorded at download.
     """
     from unisst_lib.io import open_sst
 
@@ -207,19 +237,21 @@ def verify_all(
         if not path.is_file():
             rows.append({**row, "status": "missing", "problems": ""})
             continue
-        n_frames = None
+        n_frames = size = None
         try:
             da = open_sst(path)
             row["shape"] = " × ".join(map(str, da.shape))
             t = da.time.values
             row["period"] = f"{str(t[0])[:16]} .. {str(t[-1])[:16]}" if t.size else ""
             if m.sst_sources[entry.source].provider == "embedded":
+                # the tiny twin is shorter than the manifest period: check it at its size
                 size = _twin_size_for(m, name, int(t.size))
-                if size is not None:
-                    n_frames = int(t.size)
+                n_frames = int(t.size) if size is not None else None
         except UnisstError:
             pass  # check_sst_file reports it
         problems = check_sst_file(path, name, manifest=m, n_frames=n_frames)
+        if checksums and size is not None:
+            problems += _twin_checksum(m, path, entry.file, size, row)
         rows.append(
             {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
         )
@@ -229,19 +261,29 @@ def verify_all(
         if not path.is_file():
             rows.append({**row, "status": "missing", "problems": ""})
             continue
-        n_steps = None
-        if cloud.provider == "embedded":  # the tiny twin has fewer steps than the full one
-            n_steps = _cloud_steps_on_disk(path)
-            if n_steps not in {s.cloud_steps for s in m.twin.sizes.values()}:
-                n_steps = None
-        problems = check_cloud_file(path, name, manifest=m, n_steps=n_steps, md5=checksums)
         steps = _cloud_steps_on_disk(path)
+        n_steps = size = None
+        if cloud.provider == "embedded" and steps is not None:  # tiny: fewer steps
+            size = _twin_size_for(m, name, steps)
+            n_steps = steps if size is not None else None
+        problems = check_cloud_file(path, name, manifest=m, n_steps=n_steps, md5=checksums)
+        if checksums and size is not None:
+            problems += _twin_checksum(m, path, cloud.file, size, row)
         if steps is not None:
             row["shape"] = f"{steps} × {cloud.expected_shape[1]} × {cloud.expected_shape[2]}"
         rows.append(
             {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
         )
     return rows
+
+
+def _twin_checksum(m: Manifest, path: Path, rel: str, size: str, row: dict) -> list[str]:
+    """SHA-256 of a twin file of ``size`` against the manifest; sets ``row["checksum"]``."""
+    from unisst_lib.twin.make import sha256
+
+    verdict, problem = twin_checksum_verdict(m, size, rel, sha256(path))
+    row["checksum"] = verdict
+    return [problem] if problem else []
 
 
 def _cloud_steps_on_disk(path: Path) -> int | None:
@@ -257,7 +299,9 @@ def format_report(rows: list[dict[str, object]]) -> str:
     width = max((len(str(r["file"])) for r in rows), default=4)
     for r in rows:
         status = str(r["status"])
-        detail = r.get("problems") or r.get("shape") or ""
+        detail = r.get("problems") or ", ".join(
+            [str(r.get("shape", ""))] + ([f"SHA-256 {r['checksum']}"] if r.get("checksum") else [])
+        )
         if status == "missing":
             detail = "not on disk"
         lines.append(f"{status:<8} {r['file']!s:<{width}}  {detail}")
