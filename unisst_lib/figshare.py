@@ -610,7 +610,7 @@ def download_file(
     if validate is not None:
         try:
             validate(part)
-        except BaseException:
+        except Exception:  # rejected: delete (an interrupt keeps the complete bytes)
             part.unlink(missing_ok=True)
             raise
     os.replace(part, dest)
