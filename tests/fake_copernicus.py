@@ -84,3 +84,14 @@ def service_dataset(kwargs: dict, stamp_minutes: int | None = None) -> xr.Datase
         },
         attrs={"title": "stand-in of a Copernicus Marine subset", "Conventions": "CF-1.8"},
     )
+
+
+def set_credentials(monkeypatch, user: str, password: str) -> None:
+    """Fake credentials in the environment, as if set before copernicusmarine was imported
+    (the toolbox copies them at import into credentials_utils)."""
+    from copernicusmarine.core_functions import credentials_utils
+
+    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_USERNAME", user)
+    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_PASSWORD", password)
+    monkeypatch.setattr(credentials_utils, "COPERNICUSMARINE_SERVICE_USERNAME", user)
+    monkeypatch.setattr(credentials_utils, "COPERNICUSMARINE_SERVICE_PASSWORD", password)

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from fake_copernicus import FakeService
+from fake_copernicus import FakeService, set_credentials
 
 from unisst_lib import copernicus
 from unisst_lib.cli import main
@@ -70,8 +70,7 @@ def small_manifest():
 @pytest.fixture
 def creds(monkeypatch, tmp_path):
     """Fake credentials in the environment (read by unisst's check, never by the stand-in)."""
-    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_USERNAME", "alice")
-    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_PASSWORD", FAKE_PASSWORD)
+    set_credentials(monkeypatch, "alice", FAKE_PASSWORD)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
@@ -324,6 +323,21 @@ def test_no_credentials_anywhere_stops_before_calling_the_service(
     assert service.calls == []
 
 
+def test_credentials_set_after_the_toolbox_was_imported_are_named(
+    service, small_manifest, tmp_path, monkeypatch
+):
+    """A notebook that sets os.environ after copernicusmarine was imported."""
+    from copernicusmarine.core_functions import credentials_utils
+
+    monkeypatch.setattr(credentials_utils, "COPERNICUSMARINE_SERVICE_USERNAME", None)
+    monkeypatch.setattr(credentials_utils, "COPERNICUSMARINE_SERVICE_PASSWORD", None)
+    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_USERNAME", "alice")
+    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_PASSWORD", FAKE_PASSWORD)
+    with pytest.raises(CredentialsError, match="restart the kernel") as err:
+        copernicus.download_sst("anfc", ("test",), tmp_path, manifest=small_manifest)
+    assert FAKE_PASSWORD not in str(err.value) and service.calls == []
+
+
 def test_subset_returning_none_after_abort_is_a_credentials_error(
     creds, small_manifest, tmp_path, monkeypatch
 ):
@@ -538,3 +552,32 @@ def test_real_toolbox_wrong_password_is_refused_and_never_leaks(tmp_path):
     assert any(FAKE_PASSWORD.encode() in r for r in auth.requests)
     assert FAKE_PASSWORD not in res.stdout + res.stderr
     assert FAKE_PASSWORD.encode() not in _everything_written(tmp_path / "home", tmp_path / "data")
+
+
+@pytest.mark.parametrize("dataset", ["anfc_train_val", "anfc_test", "reanalysis_test"])
+def test_dry_run_command_is_the_same_request_for_the_toolbox_cli(dataset):
+    """The printed `copernicusmarine subset ...` parses (with the toolbox's own CLI) into
+    exactly the arguments the download sends."""
+    import shlex
+
+    from copernicusmarine.command_line_interface.group_subset import subset as toolbox_cli
+
+    words = shlex.split(copernicus.subset_command(dataset))
+    assert words[:2] == ["copernicusmarine", "subset"]
+    params = toolbox_cli.make_context("subset", words[2:]).params
+    for key, value in copernicus.subset_arguments(dataset).items():
+        got = params[key]
+        assert (list(got) if key == "variables" else got) == value, key
+
+
+def test_dry_run_prints_the_plan_and_contacts_nothing(service, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for var in ("COPERNICUSMARINE_SERVICE_USERNAME", "COPERNICUSMARINE_SERVICE_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    rc = main(["download", "sst", "--dry-run", "--split", "train", "val", "--dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and service.calls == []
+    assert out.count("copernicusmarine subset --dataset-id") == 1  # train and val: one file
+    assert "anfc_train_val -> " in out and "(to download)" in out
+    assert "credentials: none found" in out
+    assert not (tmp_path / "sst").exists()

@@ -16,7 +16,7 @@ import copernicusmarine as cm
 import numpy as np
 import pytest
 import yaml
-from fake_copernicus import FakeService
+from fake_copernicus import FakeService, set_credentials
 from fake_figshare import FakeFigshare
 
 from unisst_lib.cli import main
@@ -48,8 +48,7 @@ def setting(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("UNISST_MANIFEST", str(path))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_USERNAME", "alice")
-    monkeypatch.setenv("COPERNICUSMARINE_SERVICE_PASSWORD", "not-a-real-password")
+    set_credentials(monkeypatch, "alice", "not-a-real-password")
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

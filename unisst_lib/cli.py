@@ -75,6 +75,8 @@ def _cmd_data_verify(args: argparse.Namespace) -> int:
 def _cmd_download_sst(args: argparse.Namespace) -> int:
     from unisst_lib.copernicus import download_sst
 
+    if args.dry_run:
+        return _download_sst_plan(args)
     results = download_sst(
         variant=args.variant,
         splits=tuple(args.split),
@@ -88,6 +90,30 @@ def _cmd_download_sst(args: argparse.Namespace) -> int:
     if results:
         r = results[0]
         print(f"variant '{r.variant}': {r.variant_note}")
+    return 0
+
+
+def _download_sst_plan(args: argparse.Namespace) -> int:
+    """``unisst download sst --dry-run``: what would be fetched, and how; nothing is contacted."""
+    from unisst_lib.copernicus import (
+        credentials_source,
+        datasets_for,
+        resolve_variant,
+        subset_command,
+    )
+    from unisst_lib.manifest import load_manifest
+    from unisst_lib.paths import data_dir
+
+    m = load_manifest()
+    variant = resolve_variant(args.variant, manifest=m)
+    print(f"variant '{variant}': {' '.join(m.download.sst.variants[variant].split())}")
+    for name in datasets_for(variant, tuple(args.split), manifest=m):
+        dest = data_dir(args.dir) / m.sst_dataset(name).file
+        state = "on disk (checked before any download)" if dest.is_file() else "to download"
+        print(f"\n{name} -> {dest} ({state}), cropped to the region's 64x64 grid:")
+        print(f"  {subset_command(name, manifest=m)}")
+    where = credentials_source()
+    print(f"\ncredentials: {where or 'none found (see `unisst download sst --help`)'}")
     return 0
 
 
@@ -402,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     dsst.add_argument("--dir", default=None, help="data directory ($UNISST_DATA_DIR or ./data)")
     dsst.add_argument("--overwrite", action="store_true", help="download again even if present")
+    dsst.add_argument(
+        "--dry-run", action="store_true",
+        help="print the copernicusmarine requests and where the files go; fetch nothing",
+    )  # fmt: skip
     dsst.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     dsst.set_defaults(func=_cmd_download_sst)
 

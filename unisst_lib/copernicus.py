@@ -172,6 +172,27 @@ def subset_arguments(dataset: str, *, manifest: Manifest | None = None) -> dict[
     }
 
 
+def subset_command(dataset: str, *, manifest: Manifest | None = None) -> str:
+    """The ``copernicusmarine subset`` command line equivalent to :func:`subset_arguments`.
+
+    For a user who wants to see, or run by hand, exactly what unisst asks for
+    (``unisst download sst --dry-run``); it holds no credentials.
+
+    Examples
+    --------
+    >>> print(subset_command("anfc_test").split(" --minimum-longitude")[0])
+    copernicusmarine subset --dataset-id cmems_mod_glo_phy_anfc_0.083deg_PT1H-m --variable thetao
+    """
+    import shlex
+
+    words = ["copernicusmarine", "subset"]
+    for key, value in subset_arguments(dataset, manifest=manifest).items():
+        flag = "--" + ("variable" if key == "variables" else key.replace("_", "-"))
+        for v in value if isinstance(value, list) else [value]:
+            words += [flag, str(v)]
+    return shlex.join(words)
+
+
 # -------------------------------------------------------------------- credentials
 def credentials_source(
     environ: dict[str, str] | None = None, home: str | os.PathLike[str] | None = None
@@ -287,6 +308,13 @@ def download_dataset(
     where = credentials_source()
     if where is None:
         raise CredentialsError("no Copernicus Marine credentials found: " + HOW_TO_LOG_IN)
+    if where.startswith("the environment") and _toolbox_missed_environment():
+        raise CredentialsError(
+            f"{USERNAME_ENV} and {PASSWORD_ENV} were set after copernicusmarine was imported in "
+            "this Python session, and it reads them only when it is imported: restart the "
+            "kernel (or Python) with them set beforehand, or run `copernicusmarine login` once "
+            "in a terminal (the credentials file works at any time)."
+        )
     kwargs = subset_arguments(dataset, manifest=m)
     log.info(
         "downloading %s (%s, %s .. %s) from Copernicus Marine with credentials from %s",
@@ -343,6 +371,19 @@ def _result(
         cached=cached,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _toolbox_missed_environment() -> bool:
+    """True if copernicusmarine read the environment before the credentials were set.
+
+    The toolbox copies the two variables once, when it is imported; a notebook
+    that sets ``os.environ`` afterwards would otherwise end in an interactive
+    prompt instead of a download.
+    """
+    from copernicusmarine.core_functions import credentials_utils
+
+    seen = [getattr(credentials_utils, n, "unknown") for n in (USERNAME_ENV, PASSWORD_ENV)]
+    return not all(seen)
 
 
 def _subset(kwargs: dict[str, object], where: str) -> Path:
