@@ -147,3 +147,25 @@ def test_twin_checksums_are_compared_with_the_manifest(data_copy, tiny_data_dir)
     assert rows["twin"]["checksum"] != "matches the manifest"
     assert "matches" not in format_report(list(rows.values())).splitlines()[1]
     assert verify_all(data_copy, checksums=False)[-1].get("checksum") is None
+
+
+def test_verify_twin_names_a_corrupt_or_shifted_file_instead_of_raising(data_copy):
+    from unisst_lib.inventory import verify_twin
+
+    sst = data_copy / "sst" / "twin" / "satl_2019H1_PT1H.nc"
+    sst.write_bytes(sst.read_bytes()[:2000])
+    rows = {r["file"]: r for r in verify_twin("tiny", data_copy, checksums=False)}
+    assert "truncated, corrupt or not netCDF" in rows["sst/twin/satl_2019H1_PT1H.nc"]["problems"]
+    assert rows["sst/twin/natl_2018_PT1H.nc"]["problems"] == ""
+    # the twin's first frame must be the manifest's start exactly (no half-frame tolerance)
+    m = load_manifest()
+    region = m.region_of("twin_test")
+    start = np.datetime64(m.sst_dataset("twin_test").start.replace(tzinfo=None), "ns")
+    times = start + np.timedelta64(20, "m") + np.arange(576) * np.timedelta64(1, "h")
+    lat, lon = region.latitudes(), region.longitudes()
+    frames = np.full((576, 64, 64), 24.0, np.float32)
+    write_sst_netcdf(frames, sst, times=times, latitudes=lat, longitudes=lon, depth_m=0.494)
+    rows = {r["file"]: r for r in verify_twin("tiny", data_copy, checksums=False)}
+    assert rows["sst/twin/satl_2019H1_PT1H.nc"]["problems"] == (
+        "starts 2019-01-01T00:50, manifest 2019-01-01T00:30"
+    )

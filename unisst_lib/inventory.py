@@ -277,54 +277,34 @@ def verify_twin(
     """
     from unisst_lib.io import load_clouds, open_sst
     from unisst_lib.twin.make import sha256
-    from unisst_lib.verify import twin_checksum_verdict
+    from unisst_lib.verify import check_cloud_file, check_sst_file, twin_checksum_verdict
 
     m = manifest or load_manifest()
     spec = m.twin_size(size)
     base = data_dir(root)
     rows = []
-
-    def checksum_verdict(rel: str, digest: str) -> tuple[str, str]:
-        return twin_checksum_verdict(m, size, rel, digest)
-
     for name in ("twin_train_val", "twin_test"):
         ds = m.sst_dataset(name)
         path = base / ds.file
         hours = spec.train_val_hours if name == "twin_train_val" else spec.test_hours
-        want = (hours, spec.ny, spec.nx)
         row: dict[str, object] = {"file": ds.file}
         if not path.is_file():
             rows.append({**row, "problems": f"missing: run `unisst data make --size {size}`"})
             continue
-        problems = []
-        da = open_sst(path)
+        # the tiny twin is shorter than the manifest period; its start is exact
+        problems = check_sst_file(path, name, manifest=m, n_frames=hours, start_tolerance_h=0)
+        try:
+            da = open_sst(path)
+        except UnisstError:  # unreadable: check_sst_file said why
+            rows.append({**row, "problems": "; ".join(problems)})
+            continue
         shape = tuple(int(n) for n in da.shape)
-        if shape != want:
-            problems.append(f"shape {shape}, expected {want}")
         times = da.time.values
         step_h = float(np.median(np.diff(times[:50]) / np.timedelta64(1, "h")))
-        if np.datetime64(ds.start.replace(tzinfo=None), "ns") != times[0]:
-            problems.append(f"starts {str(times[0])[:16]}, manifest {ds.start:%Y-%m-%dT%H:%M}")
-        if step_h != m.source_of(name).frequency_hours:
-            problems.append(
-                f"{step_h:g} h between frames, manifest {m.source_of(name).frequency_hours} h"
-            )
-        region = m.region_of(name)
-        lat, lon = da.latitude.values, da.longitude.values
-        tol = 1e-3
-        if (
-            lat.min() < region.lat_min - tol
-            or lat.max() > region.lat_max + tol
-            or lon.min() < region.lon_min - tol
-            or lon.max() > region.lon_max + tol
-        ):
-            problems.append(f"grid outside the region {region_label(region)}")
         import netCDF4
 
         with netCDF4.Dataset(path) as nc:
             units = str(getattr(nc[m.source_of(name).variable], "units", "?"))
-        if units != m.source_of(name).units:
-            problems.append(f"units {units!r}, manifest {m.source_of(name).units!r}")
         row.update(
             shape=" × ".join(map(str, shape)),
             period=f"{str(times[0])[:16]} .. {str(times[-1])[:16]}",
@@ -334,7 +314,7 @@ def verify_twin(
         )
         if checksums:
             digest = sha256(path)
-            verdict, problem = checksum_verdict(ds.file, digest)
+            verdict, problem = twin_checksum_verdict(m, size, ds.file, digest)
             row.update(sha256=digest, checksum=verdict)
             if problem:
                 problems.append(problem)
@@ -347,16 +327,13 @@ def verify_twin(
     if not path.is_file():
         rows.append({**row, "problems": f"missing: run `unisst data make --size {size}`"})
         return rows
-    problems = []
+    problems = check_cloud_file(path, "twin", manifest=m, n_steps=spec.cloud_steps, md5=False)
     try:
-        lwp = load_clouds(path)  # checks rank, dtype and kg m-2 (not g m-2)
-    except UnisstError as err:
-        rows.append({**row, "problems": str(err)})
+        lwp = load_clouds(path)
+    except UnisstError:
+        rows.append({**row, "problems": "; ".join(problems)})
         return rows
     shape = tuple(int(n) for n in lwp.shape)
-    want = (spec.cloud_steps, spec.ny, spec.nx)
-    if shape != want:
-        problems.append(f"shape {shape}, expected {want}")
     from unisst_lib.twin.clouds import STEP_HOURS
 
     sample = np.asarray(lwp[:: max(1, shape[0] // 64)], dtype=np.float64)
@@ -369,7 +346,7 @@ def verify_twin(
     )
     if checksums:
         digest = sha256(path)
-        verdict, problem = checksum_verdict(clouds.file, digest)
+        verdict, problem = twin_checksum_verdict(m, size, clouds.file, digest)
         row.update(sha256=digest, checksum=verdict)
         if problem:
             problems.append(problem)

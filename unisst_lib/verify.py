@@ -41,6 +41,7 @@ def check_sst_file(
     *,
     manifest: Manifest | None = None,
     n_frames: int | None = None,
+    start_tolerance_h: float | None = None,
 ) -> list[str]:
     """Problems of an SST file against the manifest entry ``dataset`` (``[]``: none).
 
@@ -53,6 +54,9 @@ def check_sst_file(
     n_frames
         Frames expected; default: the manifest period at the source's
         frequency. The tiny twin is shorter than its period and passes its own.
+    start_tolerance_h
+        How far (hours) the first frame may be from the manifest's start;
+        default half a frame (see below). The generated twin passes 0.
 
     Checks: the source's variable is in the file with the source's units; the
     grid is the region's (``ny × nx`` cell centres within a tenth of a cell of
@@ -110,7 +114,12 @@ def check_sst_file(
         problems.append(f"{times.size} frames, expected {want}")
     if times.size:
         start = np.datetime64(entry.start.replace(tzinfo=None), "ns")
-        if abs(times[0] - start) > step / 2:
+        tolerance = (
+            step / 2
+            if start_tolerance_h is None
+            else np.timedelta64(round(start_tolerance_h * 3600), "s")
+        )
+        if abs(times[0] - start) > tolerance:
             problems.append(f"starts {str(times[0])[:16]}, manifest {entry.start:%Y-%m-%dT%H:%M}")
     if times.size > 1:
         steps = np.unique(np.diff(times))
