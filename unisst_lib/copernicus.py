@@ -264,7 +264,11 @@ def download_sst(
     note = " ".join(m.download.sst.variants[name].split())
     bad = [s for s in splits if s not in SPLIT_NAMES]
     if bad or not splits:
-        raise UnisstError(f"unknown split(s) {bad or splits}: use train, val and/or test")
+        raise UnisstError(
+            f"unknown split(s) {', '.join(map(repr, bad))}: use train, val and/or test"
+            if bad
+            else "no split given: use train, val and/or test"
+        )
     log.info("SST variant %r: %s", name, note)
     return [
         download_dataset(ds, root, variant=name, manifest=m, overwrite=overwrite, progress=progress)
@@ -443,8 +447,8 @@ def _subset(kwargs: dict[str, object], where: str) -> Path:
         )
     out_dir = Path(str(kwargs["output_directory"]))
     path = Path(response.file_path)
-    if not path.is_absolute():
-        path = out_dir / path if not path.is_file() else path
+    if not path.is_file():
+        path = out_dir / path.name
     if not path.is_file():
         found = sorted(out_dir.glob("*.nc"))
         if len(found) != 1:
