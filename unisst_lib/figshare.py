@@ -44,7 +44,6 @@ True
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -161,12 +160,10 @@ class CloudDownloadResult:
 
 
 def md5sum(path: str | os.PathLike[str]) -> str:
-    """Hex MD5 of a file, read in 1 MiB chunks (the figshare API's ``computed_md5``)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex MD5 of a file (the figshare API's ``computed_md5``), by :func:`pooch.file_hash`."""
+    import pooch
+
+    return pooch.file_hash(os.fspath(path), alg="md5")
 
 
 def part_path(dest: str | os.PathLike[str]) -> Path:

@@ -16,7 +16,6 @@ Generation is deterministic: the same manifest seed gives the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import time
@@ -203,13 +202,11 @@ def _clouds_cached(path: Path, shape: tuple[int, int, int]) -> bool:
     return arr.dtype == np.float32
 
 
-def sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file (:func:`pooch.file_hash`)."""
+    import pooch
+
+    return pooch.file_hash(os.fspath(path), alg="sha256")
 
 
 def platform_fingerprint() -> str:
