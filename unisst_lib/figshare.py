@@ -78,7 +78,7 @@ log = logging.getLogger(__name__)
 API_ENV = "UNISST_FIGSHARE_API"
 """Environment variable that overrides ``download.clouds.api_url`` of the manifest."""
 
-CHUNK_BYTES = 1 << 20  # streamed and hashed in 1 MiB chunks
+CHUNK_BYTES = 1 << 20  # streamed in 1 MiB chunks
 _USER_AGENT = f"unisst/{__version__} (+https://doi.org/10.6084/m9.figshare.9145016)"
 
 __all__ = [
