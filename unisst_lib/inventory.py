@@ -276,8 +276,7 @@ def verify_twin(
         (``""`` when all is well).
     """
     from unisst_lib.io import load_clouds, open_sst
-    from unisst_lib.twin.make import sha256
-    from unisst_lib.verify import check_cloud_file, check_sst_file, twin_checksum_verdict
+    from unisst_lib.verify import check_cloud_file, check_sst_file, twin_checksum
 
     m = manifest or load_manifest()
     spec = m.twin_size(size)
@@ -313,11 +312,7 @@ def verify_twin(
             range_c=f"{float(da.min()):.2f} .. {float(da.max()):.2f}",
         )
         if checksums:
-            digest = sha256(path)
-            verdict, problem = twin_checksum_verdict(m, size, ds.file, digest)
-            row.update(sha256=digest, checksum=verdict)
-            if problem:
-                problems.append(problem)
+            problems += twin_checksum(m, path, ds.file, size, row)
         row["problems"] = "; ".join(problems)
         rows.append(row)
 
@@ -345,11 +340,7 @@ def verify_twin(
         range_c="",
     )
     if checksums:
-        digest = sha256(path)
-        verdict, problem = twin_checksum_verdict(m, size, clouds.file, digest)
-        row.update(sha256=digest, checksum=verdict)
-        if problem:
-            problems.append(problem)
+        problems += twin_checksum(m, path, clouds.file, size, row)
     row["problems"] = "; ".join(problems)
     rows.append(row)
     return rows

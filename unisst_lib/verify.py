@@ -231,7 +231,7 @@ def verify_all(
     ``file``, ``status`` (``ok``, ``missing`` or ``problem``), ``shape``,
     ``period`` and ``problems`` (``""`` when none). Files of the embedded twin
     are checked at the size found on disk (``full`` or ``tiny``) and, with
-    ``checksums``, their SHA-256 against the manifest's for that size (``checksum``;
+    ``checksums``, their SHA-256 (``sha256``) against the manifest's for that size (``checksum``;
     a difference is a problem on the reference platform only). Downloaded cloud
     files are checked against the MD5 recorded at download.
     """
@@ -260,7 +260,7 @@ def verify_all(
             pass  # check_sst_file reports it
         problems = check_sst_file(path, name, manifest=m, n_frames=n_frames)
         if checksums and size is not None:
-            problems += _twin_checksum(m, path, entry.file, size, row)
+            problems += twin_checksum(m, path, entry.file, size, row)
         rows.append(
             {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
         )
@@ -277,7 +277,7 @@ def verify_all(
             n_steps = steps if size is not None else None
         problems = check_cloud_file(path, name, manifest=m, n_steps=n_steps, md5=checksums)
         if checksums and size is not None:
-            problems += _twin_checksum(m, path, cloud.file, size, row)
+            problems += twin_checksum(m, path, cloud.file, size, row)
         if steps is not None:
             row["shape"] = f"{steps} × {cloud.expected_shape[1]} × {cloud.expected_shape[2]}"
         rows.append(
@@ -286,12 +286,14 @@ def verify_all(
     return rows
 
 
-def _twin_checksum(m: Manifest, path: Path, rel: str, size: str, row: dict) -> list[str]:
-    """SHA-256 of a twin file of ``size`` against the manifest; sets ``row["checksum"]``."""
+def twin_checksum(m: Manifest, path: Path, rel: str, size: str, row: dict) -> list[str]:
+    """SHA-256 of a twin file of ``size`` against the manifest: sets ``row["sha256"]`` and
+    ``row["checksum"]`` (the verdict), returns the problem, if any, as a list."""
     from unisst_lib.twin.make import sha256
 
-    verdict, problem = twin_checksum_verdict(m, size, rel, sha256(path))
-    row["checksum"] = verdict
+    digest = sha256(path)
+    verdict, problem = twin_checksum_verdict(m, size, rel, digest)
+    row.update(sha256=digest, checksum=verdict)
     return [problem] if problem else []
 
 
