@@ -34,17 +34,17 @@ from pathlib import Path
 
 import torch
 
-from unisst_lib.benchmark import (
+from unisst_lib.benchmark.suite import (
     DINEOF_SERIES_OPTIONS,
     benchmark_thresholds,
     load_test_set,
     results_markdown,
 )
-from unisst_lib.config import to_dict
-from unisst_lib.manifest import load_manifest
-from unisst_lib.paths import atomic_path
-from unisst_lib.plots import benchmark_figure
-from unisst_lib.train import TrainConfig, TrainingError, load_config, load_generator, train
+from unisst_lib.core.config import to_dict
+from unisst_lib.core.manifest import load_manifest
+from unisst_lib.core.paths import atomic_path
+from unisst_lib.training.loop import TrainConfig, TrainingError, load_config, load_generator, train
+from unisst_lib.views.plots import benchmark_figure
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("benchmarks.accuracy")

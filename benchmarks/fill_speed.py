@@ -5,7 +5,7 @@
 
 Cases (cloudy inputs are written to --workdir in the Copernicus layout,
 ``thetao(time, depth, latitude, longitude)``, int16 packing, via
-unisst_lib.io.write_sst_netcdf):
+unisst_lib.data.io.write_sst_netcdf):
 
 (a) ``natl_hourly``: a year of HOURLY 64×64 frames, the twin's
     data/sst/twin/natl_2018_PT1H.nc (8760 frames), with clouds pasted from
@@ -63,7 +63,7 @@ print("RESULT " + json.dumps({"rc": rc, "wall_s": wall,
 
 def cloud_masks(n: int, h: int, w: int, offset: int = 0) -> np.ndarray:
     """(n, h, w) bool, True = cloud (LWP > 70 g/m²), tiling 64×64 cloud frames."""
-    from unisst_lib.io import load_clouds
+    from unisst_lib.data.io import load_clouds
 
     lwp = load_clouds(ROOT / "data" / "clouds" / "twin" / "cloud_dataset.npy")
     N, ch, cw = lwp.shape
@@ -79,7 +79,7 @@ def cloud_masks(n: int, h: int, w: int, offset: int = 0) -> np.ndarray:
 
 
 def make_natl(workdir: Path, frames: int | None) -> tuple[Path, Path]:
-    from unisst_lib.io import write_sst_netcdf
+    from unisst_lib.data.io import write_sst_netcdf
 
     src = ROOT / "data" / "sst" / "twin" / "natl_2018_PT1H.nc"
     if not src.is_file():
@@ -101,7 +101,7 @@ def make_natl(workdir: Path, frames: int | None) -> tuple[Path, Path]:
 
 
 def make_synthetic(workdir: Path, t: int, n: int) -> Path:
-    from unisst_lib.io import write_sst_netcdf
+    from unisst_lib.data.io import write_sst_netcdf
 
     rng = np.random.default_rng(0)
     tt = np.arange(t, dtype=np.float32)[:, None, None]

@@ -1,6 +1,6 @@
 """A local stand-in for figshare: a real HTTP/1.1 server on 127.0.0.1 for the download tests.
 
-It speaks the part of the figshare API v2 that :mod:`unisst_lib.figshare` uses:
+It speaks the part of the figshare API v2 that :mod:`unisst_lib.sources.figshare` uses:
 
 * ``GET /v2/articles/<id>``: JSON ``{"id", "files": [{"id", "name", "size",
   "computed_md5", "download_url", ...}]}`` (404 for an unknown article); the

@@ -1,4 +1,4 @@
-"""Tests of unisst_lib.baselines on small synthetic fields with known answers."""
+"""Tests of unisst_lib.methods.baselines on small synthetic fields with known answers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from unisst_lib import baselines
-from unisst_lib.baselines import (
+from unisst_lib.core.errors import UnisstError
+from unisst_lib.methods import baselines
+from unisst_lib.methods.baselines import (
     BASELINE_NAMES,
     BaselineInputError,
     dineof,
@@ -17,7 +18,6 @@ from unisst_lib.baselines import (
     fill_mean,
     fill_temporal,
 )
-from unisst_lib.errors import UnisstError
 
 METHODS = {
     "mean": fill_mean,

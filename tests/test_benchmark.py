@@ -1,4 +1,4 @@
-"""Tests of unisst_lib.benchmark: known answers on synthetic fields, the tiny twin end to end."""
+"""Tests of the benchmark suite: known answers on synthetic fields, the tiny twin end to end."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from unisst_lib import benchmark as bm
-from unisst_lib.baselines import dineof
-from unisst_lib.sequences import make_dataset
+from unisst_lib.benchmark import suite as bm
+from unisst_lib.data.sequences import make_dataset
+from unisst_lib.methods.baselines import dineof
 
 REQUIRED_KEYS = {
     "method",

@@ -6,7 +6,7 @@ settings dir with news and update checks off, a kernelspec for this interpreter)
 drives ``/usr/bin/chromium`` headless through Playwright (never ``playwright
 install``), runs all cells from the Run menu, moves the LWP threshold slider with the
 keyboard and checks that the occlusion-rate readout shows exactly what
-:mod:`unisst_lib.explore` computes for the new threshold.
+:mod:`unisst_lib.views.explore` computes for the new threshold.
 
 Without chromium (or playwright) the test is skipped, unless ``$CI`` is set: then it
 fails, so CI cannot silently lose it (``.ci/run`` installs chromium with apt-get).
@@ -221,7 +221,7 @@ def jupyterlab(tmp_path, tiny_data_dir):
 def test_threshold_slider_updates_readout(jupyterlab, tiny_data_dir, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    from unisst_lib import explore
+    from unisst_lib.views import explore
 
     explorer = explore.load_explorer(tiny_data_dir, index=PARAMS["sequence_index"])
     t0, thr0 = PARAMS["time_index"], PARAMS["threshold_gm2"]

@@ -33,9 +33,8 @@ import xarray as xr
 import yaml
 from fake_copernicus import FakeService, set_credentials
 
-from unisst_lib import copernicus
 from unisst_lib.cli import main
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     CorruptFileError,
     CredentialsError,
     DataFormatError,
@@ -43,8 +42,9 @@ from unisst_lib.errors import (
     RemoteDataError,
     UnisstError,
 )
-from unisst_lib.io import open_sst
-from unisst_lib.manifest import load_manifest, manifest_from_dict
+from unisst_lib.core.manifest import load_manifest, manifest_from_dict
+from unisst_lib.data.io import open_sst
+from unisst_lib.sources import copernicus
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_PASSWORD = "unisst-FAKE-pw-7c0ffee-do-not-leak"

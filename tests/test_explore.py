@@ -1,4 +1,4 @@
-"""unisst_lib.explore: the computations behind notebook 02 (no browser)."""
+"""unisst_lib.views.explore: the computations behind notebook 02 (no browser)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from unisst_lib import explore
-from unisst_lib.errors import ThresholdError, UnisstError
-from unisst_lib.masks import (
+from unisst_lib.core.errors import ThresholdError, UnisstError
+from unisst_lib.data.masks import (
     CloudSampler,
     CloudWindow,
     gm2_to_kgm2,
@@ -18,6 +17,7 @@ from unisst_lib.masks import (
     occlusion_rate,
     occlusion_rate_curve,
 )
+from unisst_lib.views import explore
 
 T, H, W = 4, 6, 5
 CI = 3  # cloud interval
@@ -216,7 +216,7 @@ def test_widgets_follow_sliders(ex):
 
 
 def test_load_explorer_uses_the_eval_window(tiny_data_dir):
-    from unisst_lib.sequences import make_dataset
+    from unisst_lib.data.sequences import make_dataset
 
     e = explore.load_explorer(tiny_data_dir, index=2)
     ds = make_dataset("twin", "val", mode="eval", data_dir=tiny_data_dir, preload=False)
@@ -231,7 +231,7 @@ def test_load_explorer_uses_the_eval_window(tiny_data_dir):
 
 
 def test_load_explorer_missing_data(tmp_path):
-    from unisst_lib.errors import DataNotFoundError
+    from unisst_lib.core.errors import DataNotFoundError
 
     with pytest.raises(DataNotFoundError, match="unisst data make"):
         explore.load_explorer(tmp_path)

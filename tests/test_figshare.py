@@ -1,4 +1,4 @@
-"""`unisst download clouds` (unisst_lib.figshare) against a local fake figshare over real HTTP."""
+"""`unisst download clouds` (sources.figshare) against a local fake figshare over real HTTP."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 from fake_figshare import ARTICLE_ID, ARTICLE_ID_ALTERNATIVE, FILE_ID, FakeFigshare
 
 from unisst_lib import __version__
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     ChecksumError,
     CloudDataError,
     ManualDownloadRequired,
@@ -24,7 +24,8 @@ from unisst_lib.errors import (
     RemoteDataError,
     UnisstError,
 )
-from unisst_lib.figshare import (
+from unisst_lib.core.manifest import manifest_from_dict
+from unisst_lib.sources.figshare import (
     API_ENV,
     download_clouds,
     find_remote_file,
@@ -32,7 +33,6 @@ from unisst_lib.figshare import (
     part_path,
     read_provenance,
 )
-from unisst_lib.manifest import manifest_from_dict
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS = 40
@@ -156,7 +156,7 @@ def test_md5sum_and_missing_provenance(tmp_path):
 
 def test_interrupted_transfer_resumes_in_the_same_call(fs, manifest, tmp_path, caplog):
     fs.set(fs.ndownloader_path, cut_after=CUT)
-    with caplog.at_level(logging.WARNING, logger="unisst_lib.figshare"):
+    with caplog.at_level(logging.WARNING, logger="unisst_lib.sources.figshare"):
         res = _get(fs, tmp_path, manifest)
     assert fs.ranges() == [None, f"bytes={CUT}-"]
     assert _dest(tmp_path).read_bytes() == PAYLOAD and res.md5 == PAYLOAD_MD5
@@ -243,7 +243,7 @@ def test_payload_not_npy_leaves_nothing(fs, manifest, tmp_path):
 @pytest.mark.parametrize("status", ["challenge", "html"])
 def test_challenge_on_first_url_falls_back_to_the_api(fs, manifest, tmp_path, caplog, status):
     fs.set(fs.ndownloader_path, status=status)
-    with caplog.at_level(logging.WARNING, logger="unisst_lib.figshare"):
+    with caplog.at_level(logging.WARNING, logger="unisst_lib.sources.figshare"):
         res = _get(fs, tmp_path, manifest)
     assert fs.paths()[1:] == [fs.ndownloader_path, fs.api_download_path]
     assert res.url == f"{fs.api_url}/file/download/{FILE_ID}"

@@ -1,4 +1,4 @@
-"""unisst fill / unisst_lib.fill.fill on small files made here."""
+"""unisst fill / unisst_lib.methods.fill.fill on small files made here."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import xarray as xr
 
 import unisst_lib
 from unisst_lib.cli import main
-from unisst_lib.errors import UnisstError
-from unisst_lib.fill import default_checkpoint, fill
+from unisst_lib.core.errors import UnisstError
+from unisst_lib.methods.fill import default_checkpoint, fill
 
 
 @pytest.fixture(scope="module")
 def ckpt(tiny_data_dir, tmp_path_factory):
-    from unisst_lib.train import load_config, train
+    from unisst_lib.training.loop import load_config, train
 
     out = tmp_path_factory.mktemp("fillrun") / "run"
     cfg = load_config(
@@ -187,7 +187,7 @@ def test_cli(ckpt, tmp_path, capsys):
 
 def write_cmems_file(tmp_path):
     """A small cloudy file in the Copernicus Marine layout (packed int16, depth, descending lat)."""
-    from unisst_lib.io import write_sst_netcdf
+    from unisst_lib.data.io import write_sst_netcdf
 
     ds, obs = make_ds(t=12, h=20, w=24)
     src = tmp_path / "cmems.nc"

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from unisst_lib.baselines import fill_temporal
+from unisst_lib.methods.baselines import fill_temporal
 from unisst_lib.models import GeneratorConfig, build_discriminators, build_generator
 from unisst_lib.models.fast import OUTPUT_BOUND, FastGenerator, temporal_first_guess
-from unisst_lib.train import load_checkpoint, load_config, train
+from unisst_lib.training.loop import load_checkpoint, load_config, train
 
 
 def random_problem(seed: int = 0, shape=(2, 1, 10, 6, 7)) -> tuple[torch.Tensor, torch.Tensor]:

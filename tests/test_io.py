@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     CloudDataError,
     CorruptFileError,
     DataNotFoundError,
@@ -16,14 +16,14 @@ from unisst_lib.errors import (
     SSTVariableNotFoundError,
     UnisstError,
 )
-from unisst_lib.io import (
+from unisst_lib.core.paths import atomic_path
+from unisst_lib.data.io import (
     CMEMS_SCALE_FACTOR,
     check_grid,
     load_clouds,
     open_sst,
     write_sst_netcdf,
 )
-from unisst_lib.paths import atomic_path
 
 T, NY, NX = 5, 8, 10
 
@@ -249,7 +249,7 @@ def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
 
 
 def test_atomic_path_gives_new_files_the_usual_mode_and_keeps_an_existing_mode(tmp_path):
-    from unisst_lib.paths import atomic_path
+    from unisst_lib.core.paths import atomic_path
 
     umask = os.umask(0o022)
     try:
@@ -266,8 +266,8 @@ def test_atomic_path_gives_new_files_the_usual_mode_and_keeps_an_existing_mode(t
 
 
 def test_load_clouds_refuses_zip_and_npz_files_clearly(tmp_path):
-    from unisst_lib.errors import CloudDataError, CorruptFileError
-    from unisst_lib.io import load_clouds
+    from unisst_lib.core.errors import CloudDataError, CorruptFileError
+    from unisst_lib.data.io import load_clouds
 
     npz = tmp_path / "clouds.npy"
     with open(npz, "wb") as f:

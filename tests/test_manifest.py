@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from unisst_lib.errors import ManifestError
-from unisst_lib.manifest import load_manifest, manifest_from_dict
+from unisst_lib.core.errors import ManifestError
+from unisst_lib.core.manifest import load_manifest, manifest_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,9 +23,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import QuadMesh
 from matplotlib.patches import Rectangle
 
-from unisst_lib import maps
-from unisst_lib.errors import GridError, UnisstError
-from unisst_lib.manifest import load_manifest, manifest_from_dict
+from unisst_lib.core.errors import GridError, UnisstError
+from unisst_lib.core.manifest import load_manifest, manifest_from_dict
+from unisst_lib.views import maps
 
 T, N = 4, 16
 TIMES = pd.date_range("2018-01-01T00:30", periods=T, freq="6h")

@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from unisst_lib.errors import CloudDataError, ThresholdError
-from unisst_lib.masks import (
+from unisst_lib.core.errors import CloudDataError, ThresholdError
+from unisst_lib.data.masks import (
     CloudSampler,
     CloudWindow,
     check_threshold,
@@ -231,7 +231,7 @@ def test_memmap_stays_a_memmap_and_pickles_by_path(tmp_path):
     assert isinstance(s.lwp, np.memmap)  # not loaded into memory
     np.testing.assert_array_equal(s.window(5), lwp[5:236:10] > np.float32(0.07))
 
-    pytest.importorskip("unisst_lib.io")
+    pytest.importorskip("unisst_lib.data.io")
     f = CloudSampler.from_file(path, seq_len=24, cloud_interval=10, threshold_kgm2=0.07)
     blob = pickle.dumps(f)
     assert len(blob) < 10_000  # the path travels, not the 6 MB array
@@ -240,7 +240,7 @@ def test_memmap_stays_a_memmap_and_pickles_by_path(tmp_path):
 
 
 def test_thresholds_given_in_g_m2_get_g_m2_messages():
-    from unisst_lib.masks import ThresholdError, check_threshold_gm2
+    from unisst_lib.data.masks import ThresholdError, check_threshold_gm2
 
     assert check_threshold_gm2(70) == 70.0
     with pytest.raises(ThresholdError, match="5000 g m-2 is above"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from unisst_lib.metrics import ErrorAccumulator, GapMetrics, gap_errors
+from unisst_lib.evaluation.metrics import ErrorAccumulator, GapMetrics, gap_errors
 
 
 def test_hand_computed_occluded_and_all():

@@ -1,4 +1,4 @@
-"""Tests of unisst_lib.models and unisst_lib.flops (a few seconds on 2 CPU cores).
+"""Tests of unisst_lib.models and unisst_lib.models.flops (a few seconds on 2 CPU cores).
 
 The paper generator costs 2.9 TFLOP at 24×64×64, far too much for a CPU test: its
 forward pass runs only on tiny inputs, and its full-size parameter and FLOP
@@ -17,9 +17,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-import unisst_lib.flops
 import unisst_lib.models
-from unisst_lib.flops import count_flops, count_parameters, model_cost_table
+import unisst_lib.models.flops
 from unisst_lib.models import (
     DiscriminatorConfig,
     GeneratorConfig,
@@ -29,6 +28,7 @@ from unisst_lib.models import (
     g_hinge_loss,
     reconstruct,
 )
+from unisst_lib.models.flops import count_flops, count_parameters, model_cost_table
 
 SEQ = (24, 64, 64)  # (T, H, W) of the paper's sequences
 
@@ -313,7 +313,7 @@ def test_fast_generator_size_knobs():
     assert g(y, mask).shape == y.shape
 
 
-@pytest.mark.parametrize("module", [unisst_lib.models, unisst_lib.flops])
+@pytest.mark.parametrize("module", [unisst_lib.models, unisst_lib.models.flops])
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from unisst_lib import notebooks as nbs
 from unisst_lib.cli import main
+from unisst_lib.notebooks import runner as nbs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -165,8 +165,8 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
 
 def test_training_notebook_resumes_where_the_run_stopped(tiny_data_dir, work, jupyter_home):
     """03 with more steps on the run of the test above (or a 2-step run) continues it."""
-    from unisst_lib.plots import read_log
-    from unisst_lib.train import load_config, train
+    from unisst_lib.training.loop import load_config, train
+    from unisst_lib.views.plots import read_log
 
     run = work / "run"
     if not (run / "checkpoints" / "latest.pt").is_file():  # this test alone
@@ -314,10 +314,10 @@ def test_recover_sequence_gives_labelled_maps_in_celsius(tiny_data_dir):
     import numpy as np
     import torch
 
-    from unisst_lib.evaluation import recover_sequence, recovery_errors
+    from unisst_lib.data.sequences import make_dataset
+    from unisst_lib.evaluation.validation import recover_sequence, recovery_errors
     from unisst_lib.models import build_generator
-    from unisst_lib.sequences import make_dataset
-    from unisst_lib.train import load_config
+    from unisst_lib.training.loop import load_config
 
     torch.manual_seed(0)
     generator = build_generator(load_config("tiny").generator).train()

@@ -20,10 +20,10 @@ from fake_copernicus import FakeService, set_credentials
 from fake_figshare import FakeFigshare
 
 from unisst_lib.cli import main
-from unisst_lib.errors import CredentialsError
-from unisst_lib.inventory import choose_source, verify_choice
-from unisst_lib.manifest import manifest_from_dict
-from unisst_lib.train import load_config, train
+from unisst_lib.core.errors import CredentialsError
+from unisst_lib.core.manifest import manifest_from_dict
+from unisst_lib.sources.inventory import choose_source, verify_choice
+from unisst_lib.training.loop import load_config, train
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS = 400  # cloud steps: a 24-frame window takes 240 of them

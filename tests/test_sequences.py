@@ -11,10 +11,10 @@ import torch
 import xarray as xr
 import yaml
 
-from unisst_lib.errors import DataNotFoundError, GridError, ManifestError
-from unisst_lib.manifest import default_manifest_path, load_manifest, manifest_from_dict
-from unisst_lib.masks import CloudSampler
-from unisst_lib.sequences import (
+from unisst_lib.core.errors import DataNotFoundError, GridError, ManifestError
+from unisst_lib.core.manifest import default_manifest_path, load_manifest, manifest_from_dict
+from unisst_lib.data.masks import CloudSampler
+from unisst_lib.data.sequences import (
     MIN_STD,
     NormalisationError,
     OccludedSequenceDataset,
@@ -174,7 +174,7 @@ def test_too_short_series_is_a_grid_error():
 
 # ------------------------------------------------------------- from_manifest
 def _write_sst(path, sst: xr.DataArray) -> None:
-    from unisst_lib.io import write_sst_netcdf
+    from unisst_lib.data.io import write_sst_netcdf
 
     write_sst_netcdf(
         sst.values,
@@ -187,7 +187,7 @@ def _write_sst(path, sst: xr.DataArray) -> None:
 
 
 def test_from_manifest_reads_the_file(tmp_path):
-    pytest.importorskip("unisst_lib.io")
+    pytest.importorskip("unisst_lib.data.io")
     m = load_manifest()
     sst = _sst(300)
     _write_sst(tmp_path / m.sst_dataset("twin_train_val").file, sst)
@@ -203,7 +203,7 @@ def test_from_manifest_reads_the_file(tmp_path):
 
 
 def test_from_manifest_daily_split_set_uses_first_stop(tmp_path):
-    pytest.importorskip("unisst_lib.io")
+    pytest.importorskip("unisst_lib.data.io")
     raw = _raw_manifest()
     raw["splits"]["reanalysis"]["train"]["stop"] = 2
     raw["splits"]["reanalysis"]["val"]["first"] = 2
@@ -234,7 +234,7 @@ def test_missing_file_names_the_command(tmp_path):
 
 
 def test_from_manifest_32x32_file_is_a_grid_error(tmp_path):
-    pytest.importorskip("unisst_lib.io")
+    pytest.importorskip("unisst_lib.data.io")
     m = load_manifest()
     _write_sst(tmp_path / m.sst_dataset("twin_test").file, _sst(200, ny=32, nx=32))
     with pytest.raises(GridError, match=r"32×32"):
@@ -451,7 +451,7 @@ def test_fully_occluded_windows_are_redrawn_or_reported():
 
 # ------------------------------------------------------------- make_dataset
 def test_make_dataset_from_files(tmp_path):
-    pytest.importorskip("unisst_lib.io")
+    pytest.importorskip("unisst_lib.data.io")
     m = load_manifest()
     _write_sst(tmp_path / m.sst_dataset("twin_train_val").file, _sst(300))
     with pytest.raises(DataNotFoundError, match="unisst data make --size full"):

@@ -1,11 +1,11 @@
-"""Tests of unisst_lib.stats on synthetic data with known answers."""
+"""Tests of unisst_lib.data.stats on synthetic data with known answers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from unisst_lib import stats
+from unisst_lib.data import stats
 
 
 def _power_law_field(n: int, beta: float, n_fields: int, seed: int) -> np.ndarray:

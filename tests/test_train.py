@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from unisst_lib.config import ConfigError
-from unisst_lib.errors import CorruptFileError, DataNotFoundError
-from unisst_lib.sequences import OccludedSequenceDataset
-from unisst_lib.train import (
+from unisst_lib.core.config import ConfigError
+from unisst_lib.core.errors import CorruptFileError, DataNotFoundError
+from unisst_lib.data.sequences import OccludedSequenceDataset
+from unisst_lib.training.loop import (
     TrainingError,
     _StepBatches,
     ensure_data,
@@ -132,7 +132,7 @@ def test_prefetching_workers_do_not_change_the_run(tiny_cfg, tmp_path):
 
 
 def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg, tiny_data_dir):
-    from unisst_lib.sequences import make_dataset
+    from unisst_lib.data.sequences import make_dataset
 
     ds = make_dataset("twin", "train", mode="train", include_truth=False, data_dir=tiny_data_dir)
     b1 = _StepBatches(ds, tiny_cfg, rank=0).batch(5)
@@ -147,7 +147,7 @@ def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg,
 
 
 def test_augmentation_mirrors_observation_and_mask_together(tiny_cfg, tiny_data_dir):
-    from unisst_lib.sequences import make_dataset
+    from unisst_lib.data.sequences import make_dataset
 
     ds = make_dataset("twin", "train", mode="train", include_truth=False, data_dir=tiny_data_dir)
     plain_cfg = replace_config(tiny_cfg, data={"augment": False})
@@ -185,7 +185,7 @@ def test_corrupt_and_foreign_checkpoints_are_refused(tiny_cfg, tmp_path):
 
 
 def test_divergence_stops_with_a_clear_message(tiny_cfg, tmp_path, monkeypatch):
-    import unisst_lib.train as train_module
+    import unisst_lib.training.loop as train_module
 
     monkeypatch.setattr(train_module, "g_hinge_loss", lambda s: s.mean() * float("nan"))
     cfg = replace_config(tiny_cfg, steps=3, eval_every=100)
@@ -194,7 +194,7 @@ def test_divergence_stops_with_a_clear_message(tiny_cfg, tmp_path, monkeypatch):
 
 
 def test_collapse_stops_with_a_clear_message(tiny_cfg, tmp_path, monkeypatch):
-    import unisst_lib.train as train_module
+    import unisst_lib.training.loop as train_module
 
     monkeypatch.setattr(train_module, "d_hinge_loss", lambda r, f: (r.mean() + f.mean()) * 0)
     cfg = replace_config(tiny_cfg, steps=3, eval_every=100, collapse_patience=3)
@@ -223,7 +223,7 @@ def test_shipped_configs_load():
 
 
 def test_missing_real_data_names_the_download_command(tmp_path):
-    from unisst_lib.manifest import load_manifest
+    from unisst_lib.core.manifest import load_manifest
 
     cfg = load_config("fast", data={"split_set": "anfc", "data_dir": str(tmp_path)})
     with pytest.raises(DataNotFoundError, match="unisst download sst"):
@@ -232,7 +232,7 @@ def test_missing_real_data_names_the_download_command(tmp_path):
 
 def test_missing_twin_is_generated(tmp_path, tiny_data_dir):
     cfg = load_config("tiny", data={"data_dir": str(tmp_path / "fresh")})
-    from unisst_lib.manifest import load_manifest
+    from unisst_lib.core.manifest import load_manifest
 
     root = ensure_data(cfg.data, load_manifest())
     names = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
@@ -267,8 +267,8 @@ def test_parameter_digest_changes_with_parameters():
 
 def test_evaluate_checkpoint_per_threshold(tiny_cfg, tmp_path, tiny_data_dir, capsys):
     from unisst_lib.cli import main
-    from unisst_lib.evaluation import evaluate_thresholds
-    from unisst_lib.train import load_generator
+    from unisst_lib.evaluation.validation import evaluate_thresholds
+    from unisst_lib.training.loop import load_generator
 
     run = tmp_path / "run"
     train(replace_config(tiny_cfg, steps=2), run, progress=False, tensorboard=False)
@@ -295,7 +295,7 @@ def test_evaluate_checkpoint_per_threshold(tiny_cfg, tmp_path, tiny_data_dir, ca
 def test_export_generator_keeps_the_generator_and_drops_the_rest(tmp_path, tiny_data_dir):
     import torch
 
-    from unisst_lib.train import (
+    from unisst_lib.training.loop import (
         export_generator,
         load_checkpoint,
         load_config,
@@ -324,7 +324,7 @@ def test_the_bundled_checkpoint_loads():
     from pathlib import Path
 
     import unisst_lib
-    from unisst_lib.train import load_generator
+    from unisst_lib.training.loop import load_generator
 
     path = Path(unisst_lib.__file__).parent / "checkpoints" / "fast_twin.pt"
     generator, cfg = load_generator(path)

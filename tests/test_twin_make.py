@@ -10,10 +10,10 @@ import pytest
 import xarray as xr
 
 from unisst_lib.cli import main
-from unisst_lib.errors import DataFormatError
-from unisst_lib.io import load_clouds, open_sst
-from unisst_lib.manifest import load_manifest
-from unisst_lib.twin.make import make_twin, platform_fingerprint, sha256
+from unisst_lib.core.errors import DataFormatError
+from unisst_lib.core.manifest import load_manifest
+from unisst_lib.data.io import load_clouds, open_sst
+from unisst_lib.data.twin.make import make_twin, platform_fingerprint, sha256
 
 M = load_manifest()
 TINY = M.twin_size("tiny")

@@ -1,7 +1,7 @@
 """Physical behaviour of the twin generators (SQG sea-surface temperature, LWP clouds).
 
 Short runs only: the statistics checked here are those the full default data
-set must also have (see the module docstrings of unisst_lib.twin.sqg/clouds).
+set must also have (see the module docstrings of unisst_lib.data.twin.sqg/clouds).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from unisst_lib import stats
-from unisst_lib.twin import clouds, sqg
+from unisst_lib.data import stats
+from unisst_lib.data.twin import clouds, sqg
 
 RES = 1.0 / 12.0
 NATL_LAT = 20.0 + (np.arange(64) + 0.5) * RES

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from unisst_lib.cli import main
-from unisst_lib.io import write_sst_netcdf
-from unisst_lib.manifest import load_manifest
-from unisst_lib.verify import (
+from unisst_lib.core.manifest import load_manifest
+from unisst_lib.data.io import write_sst_netcdf
+from unisst_lib.sources.verify import (
     check_cloud_file,
     check_sst_file,
     expected_frames,
@@ -150,7 +150,7 @@ def test_twin_checksums_are_compared_with_the_manifest(data_copy, tiny_data_dir)
 
 
 def test_verify_twin_names_a_corrupt_or_shifted_file_instead_of_raising(data_copy):
-    from unisst_lib.inventory import verify_twin
+    from unisst_lib.sources.inventory import verify_twin
 
     sst = data_copy / "sst" / "twin" / "satl_2019H1_PT1H.nc"
     sst.write_bytes(sst.read_bytes()[:2000])

@@ -3,7 +3,7 @@
 cartopy downloads Natural Earth on first use, and its downloader has no
 timeout: offline, a map with coastlines hangs. unisst ships the few 110m files
 it draws, in cartopy's own layout, and points ``cartopy.config
-["pre_existing_data_dir"]`` at them (``unisst_lib.maps.configure_offline``).
+["pre_existing_data_dir"]`` at them (``unisst_lib.views.maps.configure_offline``).
 
 Source: the Natural Earth 110m admin-0 countries (public domain) as carried by
 the PyPI wheel ``geopandas==0.14.4`` (``geopandas/datasets/naturalearth_lowres``).

@@ -1,7 +1,7 @@
 """The ``unisst`` command line.
 
 Every sub-command calls one library function; errors that unisst raises on
-purpose (:class:`unisst_lib.errors.UnisstError`) end as a one-line
+purpose (:class:`unisst_lib.core.errors.UnisstError`) end as a one-line
 ``error: …`` on stderr with exit code 2.
 """
 
@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from unisst_lib import __version__
-from unisst_lib.errors import UnisstError
+from unisst_lib.core.errors import UnisstError
 
 log = logging.getLogger("unisst")
 
 
 def _cmd_data_make(args: argparse.Namespace) -> int:
-    from unisst_lib.paths import data_dir
-    from unisst_lib.twin.make import make_twin
+    from unisst_lib.core.paths import data_dir
+    from unisst_lib.data.twin.make import make_twin
 
     t0 = time.perf_counter()
     files = make_twin(args.size, args.out, overwrite=args.overwrite, progress=not args.quiet)
@@ -36,7 +36,12 @@ def _cmd_data_make(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_summary(args: argparse.Namespace) -> int:
-    from unisst_lib.summary import format_summary, summarise_clouds, summarise_sst, summary_dict
+    from unisst_lib.data.summary import (
+        format_summary,
+        summarise_clouds,
+        summarise_sst,
+        summary_dict,
+    )
 
     ssts = [summarise_sst(name, root=args.dir) for name in args.datasets]
     clouds = [summarise_clouds(args.clouds, root=args.dir)]
@@ -48,9 +53,9 @@ def _cmd_data_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_checksums(args: argparse.Namespace) -> int:
-    from unisst_lib.manifest import load_manifest
-    from unisst_lib.paths import data_dir
-    from unisst_lib.twin.make import sha256
+    from unisst_lib.core.manifest import load_manifest
+    from unisst_lib.core.paths import data_dir
+    from unisst_lib.data.twin.make import sha256
 
     m = load_manifest()
     root = data_dir(args.dir)
@@ -62,7 +67,7 @@ def _cmd_data_checksums(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_verify(args: argparse.Namespace) -> int:
-    from unisst_lib.verify import format_report, verify_all
+    from unisst_lib.sources.verify import format_report, verify_all
 
     rows = verify_all(args.dir, checksums=not args.no_checksums)
     if args.json:
@@ -73,7 +78,7 @@ def _cmd_data_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_download_sst(args: argparse.Namespace) -> int:
-    from unisst_lib.copernicus import download_sst
+    from unisst_lib.sources.copernicus import download_sst
 
     if args.dry_run:
         return _download_sst_plan(args)
@@ -95,14 +100,14 @@ def _cmd_download_sst(args: argparse.Namespace) -> int:
 
 def _download_sst_plan(args: argparse.Namespace) -> int:
     """``unisst download sst --dry-run``: what would be fetched, and how; nothing is contacted."""
-    from unisst_lib.copernicus import (
+    from unisst_lib.core.manifest import load_manifest
+    from unisst_lib.core.paths import data_dir
+    from unisst_lib.sources.copernicus import (
         credentials_source,
         datasets_for,
         resolve_variant,
         subset_command,
     )
-    from unisst_lib.manifest import load_manifest
-    from unisst_lib.paths import data_dir
 
     m = load_manifest()
     variant = resolve_variant(args.variant, manifest=m)
@@ -118,7 +123,7 @@ def _download_sst_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_download_clouds(args: argparse.Namespace) -> int:
-    from unisst_lib.figshare import download_clouds
+    from unisst_lib.sources.figshare import download_clouds
 
     res = download_clouds(
         root=args.dir,
@@ -134,8 +139,8 @@ def _cmd_download_clouds(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from unisst_lib.summary import format_summary, summarise_clouds, summarise_sst
-    from unisst_lib.twin.make import make_twin
+    from unisst_lib.data.summary import format_summary, summarise_clouds, summarise_sst
+    from unisst_lib.data.twin.make import make_twin
 
     t0 = time.perf_counter()
     out = args.out
@@ -151,7 +156,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(format_summary(ssts, clouds))
     failed = 0
     if not args.no_notebooks:
-        from unisst_lib.notebooks import demo_parameters, run_all
+        from unisst_lib.notebooks.runner import demo_parameters, run_all
 
         common, overrides = demo_parameters(
             size=args.size, data_dir=out, steps=args.steps, readme_figure=args.readme_figure
@@ -180,7 +185,7 @@ def _print_report(report) -> None:
 
 def _notebook_parameters(args: argparse.Namespace):
     """(ParameterFile, command-line parameters) of `unisst notebooks` / `unisst sweep`."""
-    from unisst_lib.notebooks import ParameterFile, load_parameter_file, parse_assignments
+    from unisst_lib.notebooks.runner import ParameterFile, load_parameter_file, parse_assignments
 
     path = getattr(args, "params", None) or getattr(args, "config", None)
     pfile = load_parameter_file(path) if path else ParameterFile()
@@ -188,7 +193,7 @@ def _notebook_parameters(args: argparse.Namespace):
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:
-    from unisst_lib.notebooks import run_all
+    from unisst_lib.notebooks.runner import run_all
 
     pfile, cli = _notebook_parameters(args)
     names = args.names or pfile.notebooks or None
@@ -212,12 +217,12 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from unisst_lib.notebooks import SWEEP_NOTEBOOKS, sweep
+    from unisst_lib.notebooks.runner import SWEEP_NOTEBOOKS, sweep
 
     pfile, cli = _notebook_parameters(args)
     thresholds = args.thresholds or pfile.thresholds
     if not thresholds:
-        from unisst_lib.manifest import load_manifest
+        from unisst_lib.core.manifest import load_manifest
 
         thresholds = load_manifest().thresholds.studied
     t0 = time.perf_counter()
@@ -241,7 +246,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_kernel(args: argparse.Namespace) -> int:
-    from unisst_lib.notebooks import ensure_kernel
+    from unisst_lib.notebooks.runner import ensure_kernel
 
     path = ensure_kernel(args.name)
     print(f"Jupyter kernel {args.name!r} -> {sys.executable} ({path})")
@@ -249,7 +254,7 @@ def _cmd_kernel(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from unisst_lib.train import load_config, train
+    from unisst_lib.training.loop import load_config, train
 
     overrides: dict = {}
     if args.steps is not None:
@@ -282,8 +287,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from unisst_lib.evaluation import evaluate_thresholds
-    from unisst_lib.train import load_generator, select_device
+    from unisst_lib.evaluation.validation import evaluate_thresholds
+    from unisst_lib.training.loop import load_generator, select_device
 
     device = select_device(args.device)
     generator, cfg = load_generator(args.checkpoint, device=device)
@@ -314,9 +319,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_fill(args: argparse.Namespace) -> int:
     import xarray as xr
 
-    from unisst_lib.errors import CorruptFileError, DataNotFoundError
-    from unisst_lib.fill import fill
-    from unisst_lib.paths import atomic_path
+    from unisst_lib.core.errors import CorruptFileError, DataNotFoundError
+    from unisst_lib.core.paths import atomic_path
+    from unisst_lib.methods.fill import fill
 
     src, dst = Path(args.input), Path(args.output)
     if not src.is_file():

@@ -7,7 +7,7 @@ Two generators share one call signature, ``G(y, mask) -> (B, 1, T, H, W)``:
 * ``"paper"``: the original 3D ResNet of Yin et al. (2019), 14.80 M parameters,
   2.92 TFLOP per sequence: GPU only (:mod:`.paper`).
 
-FLOPs count a multiply-add as 2 (:mod:`unisst_lib.flops`).
+FLOPs count a multiply-add as 2 (:mod:`unisst_lib.models.flops`).
 
 The two critics are those of the original (:class:`.paper.ImageDiscriminator`,
 :class:`.paper.VideoDiscriminator`). Tensors are ``(B, C, T, H, W)``; ``y`` is the

@@ -6,7 +6,7 @@ path (LWP, kg m-2) of the cloud window that occludes it. For an LWP threshold in
 the LWP frame, the cloud mask (``lwp_to_mask``: occluded where LWP > threshold),
 the occluded SST frame and an occlusion-rate readout string; it also gives the LWP
 histogram and the occlusion-rate-vs-threshold curve (``occlusion_rate_curve``).
-Everything is computed with :mod:`unisst_lib.masks`, so the numbers are the ones
+Everything is computed with :mod:`unisst_lib.data.masks`, so the numbers are the ones
 training and evaluation use.
 
 :func:`load_explorer` builds one from a manifest split, with the cloud window the
@@ -47,9 +47,10 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from unisst_lib.errors import DataNotFoundError, ThresholdError, UnisstError
-from unisst_lib.manifest import Manifest
-from unisst_lib.masks import (
+from unisst_lib.core.errors import DataNotFoundError, ThresholdError, UnisstError
+from unisst_lib.core.manifest import Manifest
+from unisst_lib.core.paths import DATA_DIR_ENV
+from unisst_lib.data.masks import (
     CloudSampler,
     CloudWindow,
     check_threshold_gm2,
@@ -59,7 +60,6 @@ from unisst_lib.masks import (
     occlusion_rate,
     occlusion_rate_curve,
 )
-from unisst_lib.paths import DATA_DIR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +555,7 @@ def load_explorer(
     """Sequence ``index`` of a manifest split, with its evaluation cloud window.
 
     The window is ``clouds.draw_for_index(index, seed)`` of the evaluation data set
-    (:func:`unisst_lib.sequences.make_dataset` with ``mode="eval"``), i.e. the clouds
+    (:func:`unisst_lib.data.sequences.make_dataset` with ``mode="eval"``), i.e. the clouds
     that data set puts over that sequence (unless they hide every pixel, when the
     data set redraws).
 
@@ -564,7 +564,7 @@ def load_explorer(
     data_dir
         Data directory (:func:`resolve_data_dir`).
     split_set, split, clouds, seed, manifest
-        As :func:`unisst_lib.sequences.make_dataset`.
+        As :func:`unisst_lib.data.sequences.make_dataset`.
     index
         Sequence of the split.
 
@@ -575,7 +575,7 @@ def load_explorer(
     FrameIndexError
         ``index`` outside the split.
     """
-    from unisst_lib.sequences import make_dataset
+    from unisst_lib.data.sequences import make_dataset
 
     root = resolve_data_dir(data_dir)
     try:

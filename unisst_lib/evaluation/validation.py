@@ -25,10 +25,10 @@ import torch
 import xarray as xr
 from torch import nn
 
-from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.metrics import ErrorAccumulator, GapMetrics, gap_errors
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.data.sequences import OccludedSequenceDataset, denormalise, make_dataset
+from unisst_lib.evaluation.metrics import ErrorAccumulator, GapMetrics, gap_errors
 from unisst_lib.models import reconstruct
-from unisst_lib.sequences import OccludedSequenceDataset, denormalise, make_dataset
 
 
 def occlude(x: torch.Tensor, mask: torch.Tensor, fill_value: float) -> torch.Tensor:
@@ -160,7 +160,7 @@ def recover_sequence(
     Parameters
     ----------
     generator
-        A unisst generator (e.g. from :func:`unisst_lib.train.load_generator`).
+        A unisst generator (e.g. from :func:`unisst_lib.training.loop.load_generator`).
     ds
         An occluded-sequence data set (e.g. ``make_dataset("twin", "test")``); in
         ``eval`` mode item ``i`` always gets the same clouds.
@@ -234,7 +234,7 @@ def recovery_errors(rec: xr.Dataset) -> dict[str, float]:
     """MAE/RMSE (°C) on the occluded and all pixels of a :func:`recover_sequence` result.
 
     Needs the ``truth`` variable (a twin); returns the keys of
-    :meth:`unisst_lib.metrics.GapMetrics.as_dict`.
+    :meth:`unisst_lib.evaluation.metrics.GapMetrics.as_dict`.
     """
     if "truth" not in rec:
         raise ValueError(

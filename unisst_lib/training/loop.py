@@ -48,10 +48,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from unisst_lib import __version__
-from unisst_lib.config import ConfigError, from_dict, load_yaml, to_dict
-from unisst_lib.errors import CorruptFileError, DataNotFoundError, UnisstError
-from unisst_lib.evaluation import autocast_context, evaluate, occlude, to_celsius
-from unisst_lib.manifest import Manifest, load_manifest
+from unisst_lib.core.config import ConfigError, from_dict, load_yaml, to_dict
+from unisst_lib.core.errors import CorruptFileError, DataNotFoundError, UnisstError
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.core.paths import atomic_path, data_dir
+from unisst_lib.data.sequences import OccludedSequenceDataset, make_dataset
+from unisst_lib.evaluation.validation import autocast_context, evaluate, occlude, to_celsius
 from unisst_lib.models import (
     DiscriminatorConfig,
     GeneratorConfig,
@@ -61,13 +63,11 @@ from unisst_lib.models import (
     g_hinge_loss,
     reconstruct,
 )
-from unisst_lib.paths import atomic_path, data_dir
-from unisst_lib.sequences import OccludedSequenceDataset, make_dataset
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "unisst-checkpoint-1"
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 class TrainingError(UnisstError, RuntimeError):
@@ -279,7 +279,7 @@ def ensure_data(cfg: DataConfig, manifest: Manifest) -> Path:
         return root
     embedded = all(manifest.source_of(n).provider == "embedded" for n in names)
     if embedded and cloud.provider == "embedded":
-        from unisst_lib.twin.make import make_twin
+        from unisst_lib.data.twin.make import make_twin
 
         log.warning(
             "the embedded data set is not in %s: generating the '%s' twin first",
@@ -850,7 +850,7 @@ def _check_finite(loss: torch.Tensor, who: str, step: int, latest: Path) -> None
 
 
 def _save_sample(generator: nn.Module, ds: OccludedSequenceDataset, device, path: Path) -> None:
-    from unisst_lib.plots import sequence_figure
+    from unisst_lib.views.plots import sequence_figure
 
     item = ds[0]
     was = generator.training

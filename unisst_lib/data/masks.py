@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-from unisst_lib.errors import CloudDataError, ThresholdError
+from unisst_lib.core.errors import CloudDataError, ThresholdError
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def occlusion_rate_curve(
         Same semantics as :func:`lwp_to_mask` (strict ``>``, NaN occluded).
     """
     if thresholds_gm2 is None:
-        from unisst_lib.manifest import load_manifest
+        from unisst_lib.core.manifest import load_manifest
 
         thresholds_gm2 = load_manifest().thresholds.studied
     thr_gm2 = np.asarray([float(t) for t in thresholds_gm2], dtype=np.float64)
@@ -398,12 +398,12 @@ class CloudSampler:
         threshold_kgm2: float,
         size: tuple[int, int] | None = None,
     ) -> CloudSampler:
-        """Memory-map an LWP ``.npy`` file (:func:`unisst_lib.io.load_clouds`) and wrap it.
+        """Memory-map an LWP ``.npy`` file (:func:`unisst_lib.data.io.load_clouds`) and wrap it.
 
         A sampler made this way pickles as its path (DataLoader workers started
         with ``spawn`` re-open the file instead of copying the array).
         """
-        from unisst_lib.io import load_clouds
+        from unisst_lib.data.io import load_clouds
 
         sampler = cls(
             load_clouds(path, mmap=True),
@@ -424,7 +424,7 @@ class CloudSampler:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         if self.lwp is None:
-            from unisst_lib.io import load_clouds
+            from unisst_lib.data.io import load_clouds
 
             self.lwp = load_clouds(self._path, mmap=True)
 

@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from unisst_lib.errors import ManifestError
+from unisst_lib.core.errors import ManifestError
 
 MANIFEST_ENV = "UNISST_MANIFEST"
 SPLIT_NAMES = ("train", "val", "test")
@@ -302,7 +302,7 @@ def default_manifest_path() -> Path:
     env = os.environ.get(MANIFEST_ENV)
     if env:
         return Path(env)
-    repo_copy = Path(__file__).resolve().parent.parent / "data_manifest.yaml"
+    repo_copy = Path(__file__).resolve().parents[2] / "data_manifest.yaml"
     if repo_copy.is_file():
         return repo_copy
     return Path(str(resources.files("unisst_lib") / "data_manifest.yaml"))

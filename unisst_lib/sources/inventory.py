@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unisst_lib.errors import UnisstError
-from unisst_lib.manifest import Manifest, Region, load_manifest
-from unisst_lib.paths import data_dir
+from unisst_lib.core.errors import UnisstError
+from unisst_lib.core.manifest import Manifest, Region, load_manifest
+from unisst_lib.core.paths import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +166,11 @@ def choose_source(
 ) -> SourceChoice:
     """Which data to use when ``source`` is asked for, downloading the real data if needed.
 
-    ``"twin"`` is the embedded default (built by :func:`unisst_lib.twin.make.make_twin`).
+    ``"twin"`` is the embedded default (built by :func:`unisst_lib.data.twin.make.make_twin`).
     ``"copernicus"`` downloads the SST of ``splits`` of an SST ``variant``
-    (:func:`unisst_lib.copernicus.download_sst`: ``anfc``, hourly, recent years,
+    (:func:`unisst_lib.sources.copernicus.download_sst`: ``anfc``, hourly, recent years,
     the paper's regions; or ``reanalysis``, daily, the paper's dates) and the
-    paper's clouds from figshare (:func:`unisst_lib.figshare.download_clouds`);
+    paper's clouds from figshare (:func:`unisst_lib.sources.figshare.download_clouds`);
     files already on disk and valid are not fetched again.
 
     With ``fallback_to_twin``, a failed download (no account, no network, a
@@ -187,8 +187,8 @@ def choose_source(
         raise UnisstError(f"unknown data source {source!r}: use one of {', '.join(SOURCES)}")
     if source == "twin":
         return SourceChoice(source, "twin", TWIN_MESSAGE)
-    from unisst_lib.copernicus import download_sst, resolve_variant
-    from unisst_lib.figshare import download_clouds
+    from unisst_lib.sources.copernicus import download_sst, resolve_variant
+    from unisst_lib.sources.figshare import download_clouds
 
     m = manifest or load_manifest()
     try:
@@ -237,11 +237,11 @@ def verify_choice(
     checksums: bool = True,
 ) -> list[dict[str, object]]:
     """Check the files of ``choice`` on disk: :func:`verify_twin` for the twin, else
-    :func:`unisst_lib.verify.check_sst_file` / ``check_cloud_file`` for each
+    :func:`unisst_lib.sources.verify.check_sst_file` / ``check_cloud_file`` for each
     downloaded file (rows with ``file``, ``shape``, ``period``, ``problems``)."""
     if choice.name == "twin":
         return verify_twin(size, root, manifest=manifest, checksums=checksums)
-    from unisst_lib.verify import verify_all
+    from unisst_lib.sources.verify import verify_all
 
     m = manifest or load_manifest()
     wanted = {*choice.datasets, choice.clouds}
@@ -275,8 +275,8 @@ def verify_twin(
         ``units``, ``sha256``, ``checksum`` (a verdict in words), ``problems``
         (``""`` when all is well).
     """
-    from unisst_lib.io import load_clouds, open_sst
-    from unisst_lib.verify import check_cloud_file, check_sst_file, twin_checksum
+    from unisst_lib.data.io import load_clouds, open_sst
+    from unisst_lib.sources.verify import check_cloud_file, check_sst_file, twin_checksum
 
     m = manifest or load_manifest()
     spec = m.twin_size(size)
@@ -329,7 +329,7 @@ def verify_twin(
         rows.append({**row, "problems": "; ".join(problems)})
         return rows
     shape = tuple(int(n) for n in lwp.shape)
-    from unisst_lib.twin.clouds import STEP_HOURS
+    from unisst_lib.data.twin.clouds import STEP_HOURS
 
     sample = np.asarray(lwp[:: max(1, shape[0] // 64)], dtype=np.float64)
     row.update(
@@ -361,7 +361,7 @@ def write_json(path: str | os.PathLike[str], obj: object) -> Path:
     """Write JSON atomically (numpy scalars become numbers)."""
     import json
 
-    from unisst_lib.paths import atomic_path
+    from unisst_lib.core.paths import atomic_path
 
     def default(o):
         if isinstance(o, np.generic):
@@ -377,7 +377,7 @@ def write_json(path: str | os.PathLike[str], obj: object) -> Path:
 
 
 def twin_files_table(files) -> list[dict[str, object]]:
-    """Rows for the :class:`unisst_lib.twin.make.TwinFile` list that ``make_twin`` returns."""
+    """Rows for the :class:`unisst_lib.data.twin.make.TwinFile` list that ``make_twin`` returns."""
     return [
         {
             "file": str(f.path),
@@ -403,8 +403,8 @@ def first_look(
     ``hour``: the frame index of the SST files and the cloud step shown;
     ``datasets`` / ``clouds``: manifest names (default: the twin's).
     """
-    from unisst_lib.io import load_clouds, open_sst
-    from unisst_lib.plots import first_look_figure
+    from unisst_lib.data.io import load_clouds, open_sst
+    from unisst_lib.views.plots import first_look_figure
 
     m = manifest or load_manifest()
     base = data_dir(root)

@@ -6,7 +6,7 @@
 >>> from_dict(GeneratorConfig, {"arch": "fats"})
 Traceback (most recent call last):
 ...
-unisst_lib.config.ConfigError: arch: 'fats' is not one of ['paper', 'fast']
+unisst_lib.core.config.ConfigError: arch: 'fats' is not one of ['paper', 'fast']
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
-from unisst_lib.errors import ManifestError
+from unisst_lib.core.errors import ManifestError
 
 T = TypeVar("T")
 

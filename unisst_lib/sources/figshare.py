@@ -11,7 +11,7 @@ command) fetches it into ``data_dir(root) / clouds.figshare.file``:
    turn (the API's ``download_url``, then ``{api_url}/file/download/{file_id}``):
    figshare sometimes answers a script with a bot challenge (HTTP 202 and no
    body, or an HTML page) or 403 on one of them and serves the file on the other.
-   When every URL refuses, :class:`~unisst_lib.errors.ManualDownloadRequired`
+   When every URL refuses, :class:`~unisst_lib.core.errors.ManualDownloadRequired`
    says how to download the file in a browser and where to put it;
 3. the bytes go to a persistent partial file ``.<name>.part`` next to the
    destination; an interrupted transfer is resumed with an HTTP ``Range``
@@ -59,7 +59,7 @@ import requests
 import urllib3
 
 from unisst_lib import __version__
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     ChecksumError,
     CloudDataError,
     CorruptFileError,
@@ -70,8 +70,8 @@ from unisst_lib.errors import (
     RemoteDataError,
     UnisstError,
 )
-from unisst_lib.manifest import CloudDataset, Manifest, load_manifest
-from unisst_lib.paths import atomic_path, data_dir
+from unisst_lib.core.manifest import CloudDataset, Manifest, load_manifest
+from unisst_lib.core.paths import atomic_path, data_dir
 
 log = logging.getLogger(__name__)
 
@@ -810,7 +810,7 @@ def _validator(
     cloud: CloudDataset, shape_out: list, *, downloaded: bool = True
 ) -> Callable[[Path], None]:
     """Check a cloud file like ``load_clouds`` plus the tile shape (64, 64); keep its shape."""
-    from unisst_lib.io import load_clouds
+    from unisst_lib.data.io import load_clouds
 
     if downloaded:
         what = f"the {cloud.file_name} figshare served"
@@ -884,7 +884,7 @@ def download_clouds(
         Data directory (default ``$UNISST_DATA_DIR`` or ``./data``); the file
         goes to ``root / clouds.<name>.file``.
     manifest
-        Default :func:`~unisst_lib.manifest.load_manifest`.
+        Default :func:`~unisst_lib.core.manifest.load_manifest`.
     api_url
         Base of the figshare API v2; default ``$UNISST_FIGSHARE_API``, else the
         manifest's ``download.clouds.api_url``.

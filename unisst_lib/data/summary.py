@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from unisst_lib import stats
-from unisst_lib.io import load_clouds, open_sst
-from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.masks import lwp_to_mask, occlusion_rate_curve
-from unisst_lib.paths import data_dir
+from unisst_lib.data import stats
+from unisst_lib.data.io import load_clouds, open_sst
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.data.masks import lwp_to_mask, occlusion_rate_curve
+from unisst_lib.core.paths import data_dir
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def summarise_clouds(
     rates = occlusion_rate_curve(lwp, manifest.thresholds.studied)
     frames = np.asarray(lwp[:: spec.cloud_interval], dtype=np.float32)
     mask = lwp_to_mask(frames, manifest.thresholds.default_kgm2)
-    from unisst_lib.twin.clouds import STEP_HOURS
+    from unisst_lib.data.twin.clouds import STEP_HOURS
 
     frame_hours = STEP_HOURS * spec.cloud_interval
     return CloudSummary(

@@ -1,6 +1,6 @@
 """Statistics helpers for gridded geophysical fields.
 
-These functions validate the embedded twin data set (``unisst_lib.twin``) and
+These functions validate the embedded twin data set (``unisst_lib.data.twin``) and
 are used by the benchmark (effective resolution from power spectra, temporal
 decorrelation of the SST, persistence of the cloud cover). They are general:
 nothing here knows about SST or clouds.

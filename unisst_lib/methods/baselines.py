@@ -66,7 +66,7 @@ import scipy.sparse as sp
 from scipy import ndimage
 from scipy.sparse.linalg import splu
 
-from unisst_lib.errors import UnisstError
+from unisst_lib.core.errors import UnisstError
 
 __all__ = [
     "BASELINE_NAMES",

@@ -52,7 +52,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import scipy.fft as sfft
 
-from unisst_lib.stats import check_lat_lon, grid_spacing_km
+from unisst_lib.data.stats import check_lat_lon, grid_spacing_km
 
 __all__ = [
     "NATL",

@@ -1,6 +1,6 @@
 """Gap-fill any SST data set: :func:`fill` (and ``unisst fill INPUT.nc OUTPUT.nc``).
 
-The SST variable is found as :func:`unisst_lib.io.open_sst` finds it (name or
+The SST variable is found as :func:`unisst_lib.data.io.open_sst` finds it (name or
 CF ``standard_name``; Kelvin or °C; a depth axis reduced to its shallowest
 level). Missing pixels are NaN / ``_FillValue`` or, with ``mask_variable``,
 where that variable is 1. Pixels missing in *every* frame are land: they stay
@@ -38,14 +38,14 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 import unisst_lib
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     CorruptFileError,
     DataFormatError,
     DataNotFoundError,
     GridError,
     UnisstError,
 )
-from unisst_lib.io import _standard_axes, select_sst
+from unisst_lib.data.io import _standard_axes, select_sst
 
 log = logging.getLogger(__name__)
 
@@ -365,8 +365,8 @@ def _finalise(out, needed, acc_v, acc_w, t0, global_mean) -> None:
 def _load_model(checkpoint, device) -> dict:
     import torch  # noqa: F401  (deferred: the baselines need no torch)
 
-    from unisst_lib.manifest import load_manifest
-    from unisst_lib.train import load_generator, select_device
+    from unisst_lib.core.manifest import load_manifest
+    from unisst_lib.training.loop import load_generator, select_device
 
     path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     if checkpoint is None and not path.is_file():
@@ -395,7 +395,7 @@ def _load_model(checkpoint, device) -> dict:
 
 
 def _predict_baseline(method, x, missing, land):
-    from unisst_lib.baselines import BaselineInputError, fill_dineof, fill_temporal
+    from unisst_lib.methods.baselines import BaselineInputError, fill_dineof, fill_temporal
 
     fn = fill_dineof if method == "dineof" else fill_temporal
     try:
@@ -410,8 +410,8 @@ def _predict_unisst(model, x, missing, land, tile_overlap, batch_size):
     """The model's values for one time window (T', H, W), and their blending weights."""
     import torch
 
+    from unisst_lib.data.sequences import NormalisationError, denormalise, normalise
     from unisst_lib.models import reconstruct
-    from unisst_lib.sequences import NormalisationError, denormalise, normalise
 
     L = model["seq_len"]
     t, H, W = x.shape
@@ -482,7 +482,7 @@ def _dataset(ds, name, da, out, needed, method, ckpt_sha, history) -> xr.Dataset
     attrs = dict(ds.attrs)
     attrs.setdefault("Conventions", "CF-1.8")
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    line = f"{stamp}: {history or 'unisst_lib.fill(method=' + repr(method) + ')'}"
+    line = f"{stamp}: {history or 'unisst_lib.methods.fill(method=' + repr(method) + ')'}"
     old = str(attrs.get("history", "")).rstrip()
     attrs["history"] = f"{old}\n{line}" if old else line
     src = f"gaps filled by unisst {unisst_lib.__version__} ({method})"
@@ -496,7 +496,7 @@ def _dataset(ds, name, da, out, needed, method, ckpt_sha, history) -> xr.Dataset
 def _input_layout(res: xr.Dataset, orig: xr.DataArray, names: list[str]) -> xr.Dataset:
     """``res`` (time, latitude, longitude) back to the dims, order and latitude direction of
     ``orig``; a size-1 axis of ``orig`` (depth) comes back with its coordinate."""
-    from unisst_lib.io import _axis_name
+    from unisst_lib.data.io import _axis_name
 
     dims = {k: _axis_name(orig, k) for k in ("time", "latitude", "longitude")}
     lat = dims["latitude"]

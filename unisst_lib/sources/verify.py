@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unisst_lib.errors import UnisstError
-from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.paths import data_dir
+from unisst_lib.core.errors import UnisstError
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.core.paths import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def check_sst_file(
     """
     import netCDF4
 
-    from unisst_lib.io import open_sst
+    from unisst_lib.data.io import open_sst
 
     m = manifest or load_manifest()
     entry = m.sst_dataset(dataset)
@@ -155,7 +155,7 @@ def check_cloud_file(
     manifest's or the one recorded when the file was downloaded (the
     ``.json`` next to it).
     """
-    from unisst_lib.io import load_clouds
+    from unisst_lib.data.io import load_clouds
 
     m = manifest or load_manifest()
     cloud = m.cloud_dataset(name)
@@ -173,7 +173,7 @@ def check_cloud_file(
     elif n_steps is None and lwp.shape[0] < cloud.min_steps:
         problems.append(f"{lwp.shape[0]} steps, fewer than the {cloud.min_steps} needed")
     if md5:
-        from unisst_lib.figshare import md5sum, read_provenance
+        from unisst_lib.sources.figshare import md5sum, read_provenance
 
         want = cloud.md5 or (read_provenance(path) or {}).get("md5")
         if want:
@@ -190,7 +190,7 @@ def twin_checksum_verdict(m: Manifest, size: str, rel: str, digest: str) -> tupl
     is chaotic, so elsewhere a difference is expected and not a problem
     (``problem`` is ``""`` then).
     """
-    from unisst_lib.twin.make import platform_fingerprint
+    from unisst_lib.data.twin.make import platform_fingerprint
 
     want = m.twin.checksums.get(size, {}).get(rel)
     if want is None:
@@ -235,7 +235,7 @@ def verify_all(
     a difference is a problem on the reference platform only). Downloaded cloud
     files are checked against the MD5 recorded at download.
     """
-    from unisst_lib.io import open_sst
+    from unisst_lib.data.io import open_sst
 
     m = manifest or load_manifest()
     base = data_dir(root)
@@ -289,7 +289,7 @@ def verify_all(
 def twin_checksum(m: Manifest, path: Path, rel: str, size: str, row: dict) -> list[str]:
     """SHA-256 of a twin file of ``size`` against the manifest: sets ``row["sha256"]`` and
     ``row["checksum"]`` (the verdict), returns the problem, if any, as a list."""
-    from unisst_lib.twin.make import sha256
+    from unisst_lib.data.twin.make import sha256
 
     digest = sha256(path)
     verdict, problem = twin_checksum_verdict(m, size, rel, digest)

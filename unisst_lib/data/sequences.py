@@ -37,15 +37,15 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     DataNotFoundError,
     GridError,
     ManifestError,
     UnisstError,
 )
-from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.masks import CloudSampler, check_threshold_gm2, gm2_to_kgm2
-from unisst_lib.paths import data_dir as resolve_data_dir
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.data.masks import CloudSampler, check_threshold_gm2, gm2_to_kgm2
+from unisst_lib.core.paths import data_dir as resolve_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class SSTSequences:
     ----------
     sst
         ``(time, latitude, longitude)`` SST in °C, NaN where missing (as
-        :func:`unisst_lib.io.open_sst` returns).
+        :func:`unisst_lib.data.io.open_sst` returns).
     seq_len
         Frames per sequence (24).
     interval_frames
@@ -202,7 +202,7 @@ class SSTSequences:
         if set(sst.dims) != set(SST_DIMS):
             raise GridError(
                 f"SST must have dims {SST_DIMS}, got {sst.dims}: open files with "
-                "unisst_lib.io.open_sst, which standardises them."
+                "unisst_lib.data.io.open_sst, which standardises them."
             )
         sst = sst.transpose(*SST_DIMS)
         ny, nx = sst.sizes["latitude"], sst.sizes["longitude"]
@@ -270,7 +270,7 @@ class SSTSequences:
         """The sequences of ``split`` ("train", "val", "test") of a manifest split set.
 
         The file is ``manifest.sst_dataset(name).file`` under
-        :func:`unisst_lib.paths.data_dir` (``data_dir``, ``$UNISST_DATA_DIR`` or ``./data``).
+        :func:`unisst_lib.core.paths.data_dir` (``data_dir``, ``$UNISST_DATA_DIR`` or ``./data``).
 
         Raises
         ------
@@ -281,7 +281,7 @@ class SSTSequences:
         ManifestError
             Unknown split set/split, or an interval that is not a whole number of frames.
         """
-        from unisst_lib.io import open_sst
+        from unisst_lib.data.io import open_sst
 
         m = manifest if manifest is not None else load_manifest()
         ss = m.split_set(split_set)

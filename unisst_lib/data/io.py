@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     CloudDataError,
     CorruptFileError,
     DataNotFoundError,
     GridError,
     SSTVariableNotFoundError,
 )
-from unisst_lib.paths import atomic_path
+from unisst_lib.core.paths import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ Credentials are read by copernicusmarine itself, from the environment
 or the credentials file that ``copernicusmarine login`` writes; unisst never
 reads, prints, logs or stores the password. A download goes to a temporary
 directory next to its destination and is renamed into place only after it
-opens with xarray and passes :func:`unisst_lib.verify.check_sst_file`.
+opens with xarray and passes :func:`unisst_lib.sources.verify.check_sst_file`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unisst_lib.errors import (
+from unisst_lib.core.errors import (
     CredentialsError,
     DataFormatError,
     DownloadError,
@@ -45,9 +45,9 @@ from unisst_lib.errors import (
     RemoteDataError,
     UnisstError,
 )
-from unisst_lib.manifest import SPLIT_NAMES, Manifest, load_manifest
-from unisst_lib.paths import data_dir
-from unisst_lib.verify import check_sst_file
+from unisst_lib.core.manifest import SPLIT_NAMES, Manifest, load_manifest
+from unisst_lib.core.paths import data_dir
+from unisst_lib.sources.verify import check_sst_file
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ def download_dataset(
 def _result(
     path: Path, dataset: str, variant: str, note: str, dataset_id: str, cached: bool, t0: float
 ) -> SSTDownloadResult:
-    from unisst_lib.io import open_sst
+    from unisst_lib.data.io import open_sst
 
     da = open_sst(path)
     t = da.time.values
@@ -474,7 +474,7 @@ def _crop_to_region(
     import xarray as xr
 
     from unisst_lib import __version__
-    from unisst_lib.errors import CorruptFileError
+    from unisst_lib.core.errors import CorruptFileError
 
     src = manifest.source_of(dataset)
     region = manifest.region_of(dataset)

@@ -43,15 +43,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unisst_lib.errors import UnisstError
-from unisst_lib.paths import atomic_path
+from unisst_lib.core.errors import UnisstError
+from unisst_lib.core.paths import atomic_path
 
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "unisst"
 """Name of the Jupyter kernel that :func:`ensure_kernel` registers."""
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 """The directory above the package: the repository root for a checkout (editable install)."""
 
 SWEEP_NOTEBOOKS = ("03_training", "04_visualisation")
@@ -693,7 +693,7 @@ def sweep(
         tmp.write_text(sweep_markdown(rows, out_dir=out_dir))
     fig_path: Path | None = out_dir / "samples.png"
     try:
-        from unisst_lib.plots import image_grid_figure
+        from unisst_lib.views.plots import image_grid_figure
 
         fig = image_grid_figure(
             [(_sample_title(r), r["sample"] or None) for r in rows],
@@ -872,7 +872,7 @@ def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def metrics_from_eval(row: Mapping[str, float], *, split: str, **extra: Any) -> dict[str, Any]:
-    """The sweep's metrics from an evaluation row (:func:`unisst_lib.evaluation.evaluate`)."""
+    """The sweep's metrics from an evaluation row (``evaluation.validation.evaluate``)."""
     return {
         "split": split,
         "occlusion_rate": row.get("occlusion_rate"),
@@ -896,14 +896,14 @@ def training_config(
     split_set: str | None = None,
     clouds: str | None = None,
 ):
-    """:func:`unisst_lib.train.load_config` with the notebook's overrides (None: keep the config's).
+    """:func:`~unisst_lib.training.loop.load_config` with the notebook's overrides (None: keep).
 
     ``eval_every`` is capped at ``steps`` so that a short run still evaluates;
     ``val_sequences`` is how many validation sequences each evaluation scores;
     ``split_set`` / ``clouds`` pick other data of the manifest (e.g. ``anfc`` and
     ``figshare`` once downloaded).
     """
-    from unisst_lib.train import load_config
+    from unisst_lib.training.loop import load_config
 
     base = load_config(config)
     over: dict[str, Any] = {}
@@ -973,7 +973,7 @@ def describe_config(cfg) -> list[dict[str, Any]]:
 class LiveTrainingPlot:
     """Loss and validation curves redrawn in the notebook at every evaluation.
 
-    Pass an instance as ``on_eval`` to :func:`unisst_lib.train.train`; it reads
+    Pass an instance as ``on_eval`` to :func:`unisst_lib.training.loop.train`; it reads
     the run's ``train_log.csv`` / ``val_log.csv`` and replaces the figure shown
     in the cell output (one image, updated in place). With ``resume`` and a
     run that has already logged evaluations, the curves so far show at once.
@@ -998,7 +998,7 @@ class LiveTrainingPlot:
     def __call__(self, step: int, metrics: Mapping[str, float]) -> None:
         from IPython.display import Image
 
-        from unisst_lib.plots import training_curves_figure
+        from unisst_lib.views.plots import training_curves_figure
 
         title = self.title or f"{self.run_dir} — step {step}"
         if metrics:
@@ -1016,7 +1016,7 @@ class LiveTrainingPlot:
 
 def checkpoint_table(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The checkpoints of a run: file, step, best withheld-pixel RMSE (°C), size (MB)."""
-    from unisst_lib.train import load_checkpoint
+    from unisst_lib.training.loop import load_checkpoint
 
     rows = []
     for path in sorted((Path(run_dir) / "checkpoints").glob("*.pt")):
@@ -1053,7 +1053,7 @@ def load_or_train_generator(
         The generator in eval mode on ``device``, its training config, and
         whether it was trained by this call.
     """
-    from unisst_lib.train import load_generator, select_device, train
+    from unisst_lib.training.loop import load_generator, select_device, train
 
     checkpoint = Path(checkpoint)
     trained = False
@@ -1110,7 +1110,7 @@ def load_benchmark_results(path: str | os.PathLike[str]) -> dict[str, Any] | Non
 
 def benchmark_table(results: Mapping[str, Any], key: str = "rmse_c") -> list[dict[str, Any]]:
     """One row per method, one column per threshold: ``key`` (°C) — for a DataFrame."""
-    from unisst_lib.benchmark import METHOD_ORDER
+    from unisst_lib.benchmark.suite import METHOD_ORDER
 
     rows = results["rows"]
     present = list(dict.fromkeys(r["method"] for r in rows))
@@ -1171,14 +1171,14 @@ def demo_parameters(
 
 
 def _last_validation(run_dir: str | os.PathLike[str]) -> dict[str, float]:
-    from unisst_lib.plots import read_log
+    from unisst_lib.views.plots import read_log
 
     rows = read_log(Path(run_dir) / "val_log.csv")
     return rows[-1] if rows else {}
 
 
 def training_summary(result) -> str:
-    """One paragraph on a finished :func:`unisst_lib.train.train` run (°C)."""
+    """One paragraph on a finished :func:`unisst_lib.training.loop.train` run (°C)."""
     ev = result.last_eval or _last_validation(result.out_dir)
     if not ev:
         return f"step {result.step}: no evaluation yet ({result.out_dir})"
@@ -1194,7 +1194,7 @@ def training_summary(result) -> str:
 
 def validation_table(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The run's validation log with readable column names (°C; occlusion in %)."""
-    from unisst_lib.plots import read_log
+    from unisst_lib.views.plots import read_log
 
     out = []
     for r in read_log(Path(run_dir) / "val_log.csv"):
@@ -1232,7 +1232,7 @@ def training_metrics(result, cfg) -> dict[str, Any]:
 
 
 def evaluation_table(rows: Sequence[Mapping[str, float]]) -> list[dict[str, Any]]:
-    """Rows of :func:`unisst_lib.evaluation.evaluate_thresholds` with readable names (°C)."""
+    """Rows of ``evaluation.validation.evaluate_thresholds``, readable names (°C)."""
     return [
         {
             "LWP threshold (g m⁻²)": r["threshold_gm2"],
@@ -1248,8 +1248,8 @@ def evaluation_table(rows: Sequence[Mapping[str, float]]) -> list[dict[str, Any]
 
 def describe_split(split_set: str, split: str) -> str:
     """``test region 20°S–14.75°S, 20°W–14.75°W (never seen in training)``-style label."""
-    from unisst_lib.inventory import region_label
-    from unisst_lib.manifest import load_manifest
+    from unisst_lib.core.manifest import load_manifest
+    from unisst_lib.sources.inventory import region_label
 
     m = load_manifest()
     dataset = m.split_set(split_set).split(split).dataset
@@ -1274,7 +1274,7 @@ def show_interactive(view) -> None:
 def representative_frame(rec) -> int:
     """The frame whose cloud cover is closest to the sequence's mean (a fair single picture).
 
-    ``rec``: a :func:`unisst_lib.evaluation.recover_sequence` result; ties go to
+    ``rec``: a :func:`unisst_lib.evaluation.validation.recover_sequence` result; ties go to
     the earliest frame.
     """
     import numpy as np

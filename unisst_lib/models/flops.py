@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .models import GeneratorConfig, build_generator
+from unisst_lib.models import GeneratorConfig, build_generator
 
 __all__ = ["count_flops", "count_parameters", "model_cost_table"]
 

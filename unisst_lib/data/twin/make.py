@@ -5,10 +5,10 @@ live, so the same loaders read both:
 
 * ``sst/twin/natl_2018_PT1H.nc`` and ``sst/twin/satl_2019H1_PT1H.nc``:
   hourly ``thetao(time, depth, latitude, longitude)`` in the Copernicus Marine
-  layout (int16 packing), from :func:`unisst_lib.twin.sqg.simulate_sst`;
+  layout (int16 packing), from :func:`unisst_lib.data.twin.sqg.simulate_sst`;
 * ``clouds/twin/cloud_dataset.npy``: ``(n_steps, 64, 64)`` float32 liquid water
   path in kg m-2, like figshare's ``cloud_dataset.npy``, from
-  :func:`unisst_lib.twin.clouds.simulate_lwp`.
+  :func:`unisst_lib.data.twin.clouds.simulate_lwp`.
 
 Generation is deterministic: the same manifest seed gives the same bytes.
 """
@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from unisst_lib import __version__
-from unisst_lib.errors import DataFormatError, ManifestError
-from unisst_lib.io import write_sst_netcdf
-from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.paths import atomic_path, data_dir
-from unisst_lib.twin import clouds as cloud_model
-from unisst_lib.twin import sqg
+from unisst_lib.core.errors import DataFormatError, ManifestError
+from unisst_lib.data.io import write_sst_netcdf
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.core.paths import atomic_path, data_dir
+from unisst_lib.data.twin import clouds as cloud_model
+from unisst_lib.data.twin import sqg
 
 log = logging.getLogger(__name__)
 

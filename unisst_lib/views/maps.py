@@ -2,7 +2,7 @@
 
 Every function takes xarray DataArrays ``(time, latitude, longitude)`` in °C with
 ``latitude``/``longitude`` coordinates (degrees north/east), as
-:func:`unisst_lib.evaluation.recover_sequence` returns them: ``truth`` (``None``
+:func:`unisst_lib.evaluation.validation.recover_sequence` returns them: ``truth`` (``None``
 for real data, whose truth under the clouds is unknown), ``observation`` (NaN
 under the clouds) and ``recovered``.
 
@@ -45,9 +45,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from unisst_lib.errors import GridError, UnisstError
-from unisst_lib.manifest import SPLIT_NAMES, Manifest, load_manifest
-from unisst_lib.paths import atomic_path
+from unisst_lib.core.errors import GridError, UnisstError
+from unisst_lib.core.manifest import SPLIT_NAMES, Manifest, load_manifest
+from unisst_lib.core.paths import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -529,7 +529,7 @@ def locator_figure(
     Parameters
     ----------
     manifest
-        Default :func:`unisst_lib.manifest.load_manifest`.
+        Default :func:`unisst_lib.core.manifest.load_manifest`.
     extent
         ``(lon_min, lon_max, lat_min, lat_max)`` in degrees; default the whole globe.
 
@@ -738,7 +738,7 @@ def interactive_view(
     holoviews.Layout
         Panels (two per row when there are four) whose key dimension is ``time``,
         with linked zoom and one time slider. Display it in a notebook with
-        :func:`unisst_lib.notebooks.show_interactive` after
+        :func:`unisst_lib.notebooks.runner.show_interactive` after
         ``hv.extension("bokeh", inline=True)``: every script and stylesheet inline,
         no network (HoloViews' own display links Panel's stylesheets from a CDN), or
         save it with ``hv.save(view, "view.html", resources="inline")``.

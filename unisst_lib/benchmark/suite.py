@@ -27,12 +27,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from unisst_lib.baselines import dineof, fill_baseline
-from unisst_lib.manifest import Manifest, load_manifest
-from unisst_lib.metrics import GapMetrics
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.data.sequences import OccludedSequenceDataset, denormalise, make_dataset
+from unisst_lib.data.stats import grid_spacing_km, radial_power_spectrum
+from unisst_lib.evaluation.metrics import GapMetrics
+from unisst_lib.methods.baselines import dineof, fill_baseline
 from unisst_lib.models import reconstruct
-from unisst_lib.sequences import OccludedSequenceDataset, denormalise, make_dataset
-from unisst_lib.stats import grid_spacing_km, radial_power_spectrum
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def load_test_set(
 ) -> TestSet:
     """The evaluation windows of ``split`` and their cloud masks at ``threshold_gm2`` (g m-2).
 
-    The clouds are the same deterministic windows that :func:`unisst_lib.evaluation.evaluate`
+    The clouds are the same deterministic windows that :func:`..evaluation.validation.evaluate`
     uses (``mode="eval"``, ``seed``), so every method is scored on the same pixels.
     """
     m = manifest or load_manifest()
@@ -143,7 +143,7 @@ def load_test_set(
 def fill_windows(
     test: TestSet, baseline: str, *, progress: bool = False, **options
 ) -> tuple[np.ndarray, float]:
-    """Fill each window on its own with :func:`unisst_lib.baselines.fill_baseline`.
+    """Fill each window on its own with :func:`unisst_lib.methods.baselines.fill_baseline`.
 
     Returns the filled windows (N, T, H, W) in °C and the wall time in seconds.
     """
@@ -340,7 +340,7 @@ WINDOW_BASELINES = {
     "laplace": ("laplace", {}),
     "dineof_window": ("dineof", {"k_max": 20}),
 }
-"""Benchmark name -> (baseline of :mod:`unisst_lib.baselines`, options) run on each window."""
+"""Benchmark name -> (a baseline of :mod:`unisst_lib.methods.baselines`, options) per window."""
 
 DINEOF_SERIES_OPTIONS = {"k_max": 60, "patience": 6}
 """DINEOF on the whole period: up to 60 EOFs, cross-validated (stops 6 EOFs past the best)."""
