@@ -12,15 +12,17 @@ from unisst_lib.core.errors import (
     CloudDataError,
     CorruptFileError,
     DataNotFoundError,
+    FileAccessError,
     GridError,
+    MissingDependencyError,
     SSTVariableNotFoundError,
     UnisstError,
 )
 from unisst_lib.core.paths import atomic_path
 from unisst_lib.data.io import (
     CMEMS_SCALE_FACTOR,
-    check_grid,
     load_clouds,
+    open_netcdf,
     open_sst,
     write_sst_netcdf,
 )
@@ -165,20 +167,42 @@ def test_corrupt_truncated_missing_and_not_netcdf(tmp_path):
     )
     blob = good.read_bytes()
     (tmp_path / "trunc.nc").write_bytes(blob[: len(blob) // 3])
-    with pytest.raises(CorruptFileError, match="truncated, corrupt or not netCDF"):
+    with pytest.raises(CorruptFileError, match="looks like netCDF but cannot be decoded") as e:
         open_sst(tmp_path / "trunc.nc")
+    assert e.value.__cause__ is not None  # the backend's own error is kept
     (tmp_path / "text.nc").write_text("this is not netCDF\n")
-    with pytest.raises(CorruptFileError):
+    with pytest.raises(
+        CorruptFileError, match=r"is not a netCDF file \(its first bytes are b'this'"
+    ):
         open_sst(tmp_path / "text.nc")
     with pytest.raises(DataNotFoundError):
         open_sst(tmp_path / "absent.nc")
 
 
-def test_check_grid_refuses_small_grids():
-    da = xr.DataArray(np.zeros((2, 32, 80)), dims=("time", "latitude", "longitude"))
-    with pytest.raises(GridError, match="32×80.*at least 64×64"):
-        check_grid(da)
-    check_grid(xr.DataArray(np.zeros((2, 64, 64)), dims=("time", "latitude", "longitude")))
+def test_open_netcdf_names_the_real_cause(tmp_path, monkeypatch):
+    times, lat, lon = _grid()
+    good = write_sst_netcdf(
+        _sst(), tmp_path / "g.nc", times=times, latitudes=lat, longitudes=lon, depth_m=0.5
+    )
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(xr, "open_dataset", refuse)
+    with pytest.raises(FileAccessError, match="permission denied") as e:
+        open_sst(good)
+    assert isinstance(e.value.__cause__, PermissionError)
+    assert "download" not in str(e.value)  # no advice the cause does not support
+
+    def no_backend(*args, **kwargs):
+        raise ValueError(
+            "did not find a match in any of xarray's currently installed IO backends ['scipy']"
+        )
+
+    monkeypatch.setattr(xr, "open_dataset", no_backend)
+    with pytest.raises(MissingDependencyError, match="install netCDF4") as e:
+        open_netcdf(good)
+    assert "delete" not in str(e.value)
 
 
 def test_packing_range_is_checked(tmp_path):
@@ -232,8 +256,9 @@ def test_truncated_cloud_file(tmp_path):
     np.save(tmp_path / "c.npy", np.full((40, 64, 64), 0.05, np.float32))
     blob = (tmp_path / "c.npy").read_bytes()
     (tmp_path / "t.npy").write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(CorruptFileError, match="truncated or corrupt"):
+    with pytest.raises(CorruptFileError, match="truncated, damaged or not a .npy file") as e:
         load_clouds(tmp_path / "t.npy")
+    assert e.value.__cause__ is not None
     assert issubclass(CorruptFileError, UnisstError)
 
 
@@ -276,5 +301,5 @@ def test_load_clouds_refuses_zip_and_npz_files_clearly(tmp_path):
         load_clouds(npz)
     broken = tmp_path / "broken.npy"
     broken.write_bytes(b"PK\x03\x04" + b"\0" * 100)
-    with pytest.raises(CorruptFileError, match="truncated or corrupt"):
+    with pytest.raises(CorruptFileError, match="truncated, damaged or not a .npy file"):
         load_clouds(broken)

@@ -125,15 +125,16 @@ def test_window_frames_are_cloud_interval_apart():
     assert s.span == (seq_len - 1) * ci + 1
     assert s.n_windows == n - s.span + 1
     assert s.frames(3).tolist() == [3, 13, 23, 33, 43]
-    assert s.window(3).all()
-    assert not s.window(4).any()
+    assert s.mask(CloudWindow(3, 0, 0)).all()
+    assert not s.mask(CloudWindow(4, 0, 0)).any()
     # and on random data the window is exactly the thresholded strided frames
     lwp = _lwp(n_steps=n, ny=4, nx=4)
     s = CloudSampler(lwp, seq_len=seq_len, cloud_interval=ci, threshold_kgm2=0.07)
-    np.testing.assert_array_equal(s.window(17), lwp[17:58:10] > np.float32(0.07))
-    assert s.window(17).shape == (seq_len, 4, 4) and s.window(17).dtype == bool
+    m = s.mask(CloudWindow(17, 0, 0))
+    np.testing.assert_array_equal(m, lwp[17:58:10] > np.float32(0.07))
+    assert m.shape == (seq_len, 4, 4) and m.dtype == bool
     with pytest.raises(IndexError):
-        s.window(s.n_windows)
+        s.mask(CloudWindow(s.n_windows, 0, 0))
 
 
 def test_for_index_is_deterministic_and_varies_with_index():
@@ -151,15 +152,15 @@ def test_for_index_is_deterministic_and_varies_with_index():
 
 def test_random_draws_reproducible_per_generator():
     s = CloudSampler(_lwp(n_steps=400), seq_len=6, cloud_interval=10, threshold_kgm2=0.07)
-    a = s.random(np.random.default_rng(5))
-    b = s.random(np.random.default_rng(5))
+    a = s.mask(s.draw(np.random.default_rng(5)))
+    b = s.mask(s.draw(np.random.default_rng(5)))
     np.testing.assert_array_equal(a, b)
     rng = np.random.default_rng(0)
     starts = {s.draw(rng).start for _ in range(50)}
     assert len(starts) > 30
 
 
-def test_independent_of_never_overlaps():
+def test_draw_avoiding_a_start_never_overlaps():
     s = CloudSampler(
         _lwp(n_steps=1000, ny=2, nx=2), seq_len=24, cloud_interval=10, threshold_kgm2=0.07
     )
@@ -169,10 +170,10 @@ def test_independent_of_never_overlaps():
             other = s.draw(rng, avoid=start).start
             assert abs(other - start) >= s.span
             assert 0 <= other < s.n_windows
-    assert s.independent_of(100, rng).shape == (24, 2, 2)
+    assert s.mask(s.draw(rng, avoid=100)).shape == (24, 2, 2)
 
 
-def test_independent_of_falls_back_when_clouds_are_short():
+def test_draw_avoiding_falls_back_when_clouds_are_short():
     # 300 steps, span 231: 70 windows, none is a full span away from start 35
     s = CloudSampler(
         _lwp(n_steps=300, ny=2, nx=2), seq_len=24, cloud_interval=10, threshold_kgm2=0.07
@@ -185,7 +186,7 @@ def test_independent_of_falls_back_when_clouds_are_short():
     )
     assert single.n_windows == 1
     with pytest.raises(CloudDataError, match="single window"):
-        single.independent_of(0, rng)
+        single.draw(rng, avoid=0)
 
 
 def test_too_short_cloud_array_is_a_clear_error():
@@ -204,9 +205,11 @@ def test_crop_when_tile_larger_and_error_when_smaller():
     s = CloudSampler(lwp, seq_len=3, cloud_interval=10, threshold_kgm2=0.07, size=(64, 64))
     assert s.shape == (3, 64, 64)
     assert s.centre_offset() == (8, 4)
-    np.testing.assert_array_equal(s.window(2), lwp[2:23:10, 8:72, 4:68] > np.float32(0.07))
     np.testing.assert_array_equal(
-        s.window(2, offset=(0, 0)), lwp[2:23:10, :64, :64] > np.float32(0.07)
+        s.mask(CloudWindow(2, *s.centre_offset())), lwp[2:23:10, 8:72, 4:68] > np.float32(0.07)
+    )
+    np.testing.assert_array_equal(
+        s.mask(CloudWindow(2, 0, 0)), lwp[2:23:10, :64, :64] > np.float32(0.07)
     )
     rng = np.random.default_rng(0)
     offsets = {s.draw(rng)[1:] for _ in range(50)}
@@ -229,7 +232,7 @@ def test_memmap_stays_a_memmap_and_pickles_by_path(tmp_path):
     mm = np.load(path, mmap_mode="r")
     s = CloudSampler(mm, seq_len=24, cloud_interval=10, threshold_kgm2=0.07)
     assert isinstance(s.lwp, np.memmap)  # not loaded into memory
-    np.testing.assert_array_equal(s.window(5), lwp[5:236:10] > np.float32(0.07))
+    np.testing.assert_array_equal(s.mask(CloudWindow(5, 0, 0)), lwp[5:236:10] > np.float32(0.07))
 
     pytest.importorskip("unisst_lib.data.io")
     f = CloudSampler.from_file(path, seq_len=24, cloud_interval=10, threshold_kgm2=0.07)

@@ -31,6 +31,18 @@ def test_nan_truth_is_ignored_and_torch_inputs_work():
     assert e["mae_occluded_c"] == pytest.approx(0.5)
 
 
+def test_occlusion_rate_counts_sea_pixels_only():
+    # 6 pixels, 2 of them land (NaN truth); clouds over 1 land pixel and 2 of the 4 sea pixels
+    truth = np.array([20.0, np.nan, 21.0, np.nan, 22.0, 23.0])
+    mask = np.array([1, 1, 1, 0, 0, 0])
+    e = gap_errors(truth, truth, mask)
+    assert e["occlusion_rate"] == pytest.approx(2 / 4)
+    g = GapMetrics()
+    g.update(truth, truth, mask)
+    g.update(np.zeros(2), np.zeros(2), np.array([1, 1]))  # pooled: 4 of 6 sea pixels
+    assert (g.n_occluded, g.n_pixels) == (4, 6)
+
+
 def test_pooling_over_batches_weighs_pixels_equally():
     acc = ErrorAccumulator()
     acc.update(np.array([1.0]), np.array([0.0]), np.array([True]))

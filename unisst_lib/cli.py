@@ -317,10 +317,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_fill(args: argparse.Namespace) -> int:
-    import xarray as xr
-
-    from unisst_lib.core.errors import CorruptFileError, DataNotFoundError
+    from unisst_lib.core.errors import DataNotFoundError
     from unisst_lib.core.paths import atomic_path
+    from unisst_lib.data.io import open_netcdf
     from unisst_lib.methods.fill import fill
 
     src, dst = Path(args.input), Path(args.output)
@@ -328,14 +327,7 @@ def _cmd_fill(args: argparse.Namespace) -> int:
         raise DataNotFoundError(f"input file {src} does not exist")
     if dst.exists() and not args.overwrite:
         raise UnisstError(f"{dst} exists: pass --overwrite to replace it, or another OUTPUT")
-    try:
-        ds = xr.open_dataset(src, mask_and_scale=True, decode_times=True)
-    except Exception as err:  # netCDF4/h5netcdf raise a zoo of types for bad files
-        raise CorruptFileError(
-            f"cannot read {src} as netCDF ({type(err).__name__}: {str(err)[:200]}): give a "
-            "netCDF file (.nc) with an SST variable on (time, latitude, longitude)."
-        ) from None
-    with ds:
+    with open_netcdf(src) as ds:
         res = fill(
             ds,
             method=args.method,

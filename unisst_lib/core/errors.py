@@ -44,6 +44,14 @@ class CorruptFileError(UnisstError, OSError):
     """A file exists but cannot be read: truncated, corrupt or not the claimed format."""
 
 
+class FileAccessError(UnisstError, PermissionError):
+    """A file exists but this user may not read (or write) it."""
+
+
+class MissingDependencyError(UnisstError, ImportError):
+    """An optional package that this operation needs is not installed."""
+
+
 class ChecksumError(CorruptFileError):
     """A file's checksum differs from the one the manifest or the server gives."""
 

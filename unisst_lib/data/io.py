@@ -25,8 +25,11 @@ from unisst_lib.core.errors import (
     CloudDataError,
     CorruptFileError,
     DataNotFoundError,
+    FileAccessError,
     GridError,
+    MissingDependencyError,
     SSTVariableNotFoundError,
+    UnisstError,
 )
 from unisst_lib.core.paths import atomic_path
 
@@ -87,13 +90,7 @@ def open_sst(
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"SST file {path} does not exist")
-    try:
-        ds = xr.open_dataset(path, chunks=chunks, mask_and_scale=True, decode_times=True)
-    except Exception as err:  # netCDF4/h5netcdf raise a zoo of types for bad files
-        raise CorruptFileError(
-            f"cannot read {path} as netCDF ({type(err).__name__}: {err}). The file is "
-            "truncated, corrupt or not netCDF: delete it and download or generate it again."
-        ) from None
+    ds = open_netcdf(path, chunks=chunks)
     name, da = select_sst(ds, variable, source=path)
     da = _to_celsius(da, path)
     da = da.astype(np.float32)
@@ -106,6 +103,62 @@ def open_sst(
         "source_file": str(path),
     }
     return da
+
+
+#: The first bytes of the netCDF formats: classic/64-bit offset/CDF-5, and netCDF-4 (HDF5).
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+
+
+def open_netcdf(path: str | os.PathLike[str], **kwargs) -> xr.Dataset:
+    """:func:`xarray.open_dataset` (CF decoding on) with an error that names the real cause.
+
+    Raises
+    ------
+    DataNotFoundError
+        No such file.
+    FileAccessError
+        The file may not be read by this user.
+    MissingDependencyError
+        No installed xarray backend reads netCDF (netCDF4 or h5netcdf missing).
+    CorruptFileError
+        The file is not netCDF (wrong first bytes), or is netCDF that cannot be decoded
+        (e.g. truncated); the original exception is kept as ``__cause__``.
+    """
+    path = Path(path)
+    kwargs = {"mask_and_scale": True, "decode_times": True, **kwargs}
+    try:
+        return xr.open_dataset(path, **kwargs)
+    except FileNotFoundError as err:
+        raise DataNotFoundError(f"netCDF file {path} does not exist") from err
+    except PermissionError as err:
+        raise FileAccessError(
+            f"cannot read {path}: permission denied. Check the file's permissions "
+            f"(ls -l {path}) or copy it somewhere you can read."
+        ) from err
+    except Exception as err:  # netCDF4/h5netcdf/scipy raise many types for one bad file
+        raise _netcdf_error(path, err) from err
+
+
+def _netcdf_error(path: Path, err: Exception) -> UnisstError:
+    """The most specific error for a netCDF file that xarray could not open."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    what = f"{type(err).__name__}: {str(err)[:200]}"
+    if not head.startswith(_NETCDF_MAGIC):
+        return CorruptFileError(
+            f"{path} is not a netCDF file (its first bytes are {head[:4]!r}; {what}): give a "
+            "netCDF file (.nc) with an SST variable on (time, latitude, longitude)."
+        )
+    if isinstance(err, ValueError) and "backend" in str(err):
+        return MissingDependencyError(
+            f"no installed xarray backend reads {path} ({what}): install netCDF4 "
+            "(pip install netCDF4) or h5netcdf."
+        )
+    return CorruptFileError(
+        f"{path} looks like netCDF but cannot be decoded ({what}): it is probably truncated "
+        "or damaged. If unisst downloaded or generated it, delete it and run that command "
+        "again; otherwise check the copy you were given."
+    )
 
 
 def select_sst(
@@ -226,16 +279,6 @@ def _to_celsius(da: xr.DataArray, path: Path) -> xr.DataArray:
         return da - 273.15
     log.warning("%s: SST has units %r; values look like °C, using them as °C", path, units)
     return da
-
-
-def check_grid(da: xr.DataArray, *, min_size: int = 64, what: str = "SST grid") -> None:
-    """Raise :class:`GridError` if ``da`` has fewer than ``min_size`` latitudes or longitudes."""
-    ny, nx = da.sizes["latitude"], da.sizes["longitude"]
-    if ny < min_size or nx < min_size:
-        raise GridError(
-            f"{what} is {ny}×{nx} (latitude×longitude) but unisst needs at least "
-            f"{min_size}×{min_size}: subset a larger region."
-        )
 
 
 def write_sst_netcdf(
@@ -393,11 +436,14 @@ def load_clouds(
         raise DataNotFoundError(f"cloud file {path} does not exist")
     try:
         lwp = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except PermissionError as err:
+        raise FileAccessError(f"cannot read {path}: permission denied") from err
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise CorruptFileError(
-            f"cannot read {path} as a .npy array ({err}). The file is truncated or corrupt: "
-            "delete it and download or generate it again."
-        ) from None
+            f"cannot read {path} as a .npy array ({err}): it is truncated, damaged or not a "
+            ".npy file. If unisst downloaded or generated it, delete it and run that command "
+            "again."
+        ) from err
     if not isinstance(lwp, np.ndarray):  # an .npz archive: several arrays, not one
         lwp.close()
         raise CloudDataError(

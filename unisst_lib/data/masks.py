@@ -180,12 +180,34 @@ def lwp_to_mask(lwp: np.ndarray, threshold_kgm2: float) -> np.ndarray:
     return ~(lwp <= _threshold_in_dtype(t, lwp.dtype))
 
 
-def occlusion_rate(mask: np.ndarray) -> float:
-    """Fraction of occluded pixels in ``mask`` (any shape, bool), in [0, 1]."""
-    mask = np.asarray(mask)
-    if mask.size == 0:
-        raise ValueError("occlusion_rate of an empty mask is undefined")
-    return float(np.count_nonzero(mask)) / mask.size
+def occlusion_counts(mask: np.ndarray, sea: np.ndarray | None = None) -> tuple[int, int]:
+    """(occluded sea pixels, sea pixels) of ``mask``: the two counts of :func:`occlusion_rate`.
+
+    Parameters
+    ----------
+    mask
+        Any shape, bool: True where occluded.
+    sea
+        Same shape (or broadcastable), bool: True over sea. Land is not counted at all,
+        whether masked or not; default: every pixel is sea.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if sea is None:
+        return int(np.count_nonzero(mask)), int(mask.size)
+    sea = np.broadcast_to(np.asarray(sea, dtype=bool), mask.shape)
+    return int(np.count_nonzero(mask & sea)), int(np.count_nonzero(sea))
+
+
+def occlusion_rate(mask: np.ndarray, sea: np.ndarray | None = None) -> float:
+    """Fraction of the *sea* pixels that are occluded, in [0, 1] (the kit's one definition).
+
+    >>> occlusion_rate(np.array([True, False, True, True]), sea=np.array([1, 1, 1, 0], bool))
+    0.6666666666666666
+    """
+    occluded, n_sea = occlusion_counts(mask, sea)
+    if n_sea == 0:
+        raise ValueError("occlusion_rate of a mask without sea pixels is undefined")
+    return occluded / n_sea
 
 
 def occlusion_rate_per_frame(mask: np.ndarray) -> np.ndarray:
@@ -318,9 +340,8 @@ class CloudSampler:
         Occluded where LWP > threshold, kg m-2 (0.070 = 70 g m-2).
     size
         (H, W) of the masks, i.e. the SST grid; default the cloud tile (ny, nx).
-        A tile larger than ``size`` is cropped: at a random place in
-        :meth:`random` / :meth:`independent_of`, at a place drawn from the
-        per-index seed in :meth:`for_index`, centred in :meth:`window`.
+        A tile larger than ``size`` is cropped: at a random place in :meth:`draw`,
+        at a place drawn from the per-index seed in :meth:`for_index`.
 
     Raises
     ------
@@ -334,7 +355,7 @@ class CloudSampler:
     --------
     >>> lwp = np.zeros((100, 8, 8), dtype=np.float32)
     >>> s = CloudSampler(lwp, seq_len=4, cloud_interval=10, threshold_kgm2=0.07, size=(6, 6))
-    >>> s.n_windows, s.frames(5).tolist(), s.window(5).shape
+    >>> s.n_windows, s.frames(5).tolist(), s.mask(CloudWindow(5, 1, 1)).shape
     (70, [5, 15, 25, 35], (4, 6, 6))
     """
 
@@ -471,7 +492,9 @@ class CloudSampler:
         rng
             Source of randomness.
         avoid
-            A start to stay away from (see :meth:`independent_of`).
+            A start to stay away from: the window drawn then shares no cloud step
+            range with ``avoid``'s (at least one span away, any other start if the array
+            is too short). Training draws its re-occlusion and hiding masks this way.
         """
         if avoid is None:
             start = int(rng.integers(0, self.n_windows))
@@ -533,29 +556,9 @@ class CloudSampler:
         ]
         return ~(np.asarray(lwp) <= self._thr)  # NaN -> occluded, as lwp_to_mask
 
-    def window(self, start: int, *, offset: tuple[int, int] | None = None) -> np.ndarray:
-        """Mask (T, H, W) bool of the window starting at cloud step ``start``.
-
-        ``offset`` is the crop's (row, col); default centred.
-        """
-        row, col = self.centre_offset() if offset is None else offset
-        return self.mask(CloudWindow(int(start), int(row), int(col)))
-
-    def random(self, rng: np.random.Generator) -> np.ndarray:
-        """A uniformly random mask (T, H, W) bool (random start and crop)."""
-        return self.mask(self.draw(rng))
-
     def for_index(self, index: int, seed: int) -> np.ndarray:
         """The deterministic mask (T, H, W) bool of sample ``index`` (val/test).
 
         Same ``index`` and ``seed`` → same mask, in any process and call order.
         """
         return self.mask(self.draw_for_index(index, seed))
-
-    def independent_of(self, start: int, rng: np.random.Generator) -> np.ndarray:
-        """A random mask (T, H, W) bool from a window that does not overlap ``start``'s.
-
-        For the GAN's re-occlusion mask m′: its cloud steps are at least one window
-        span away from those of m (any other start if the array is too short).
-        """
-        return self.mask(self.draw(rng, avoid=start))

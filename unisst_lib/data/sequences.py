@@ -27,6 +27,7 @@ to leave it out).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -44,8 +45,8 @@ from unisst_lib.core.errors import (
     UnisstError,
 )
 from unisst_lib.core.manifest import Manifest, load_manifest
-from unisst_lib.data.masks import CloudSampler, check_threshold_gm2, gm2_to_kgm2
 from unisst_lib.core.paths import data_dir as resolve_data_dir
+from unisst_lib.data.masks import CloudSampler, check_threshold_gm2, gm2_to_kgm2
 
 log = logging.getLogger(__name__)
 
@@ -426,7 +427,15 @@ def normalise(
     values under the clouds influence neither ``mean``, ``std`` nor ``y``.
     """
     if torch.is_tensor(x):
-        return _normalise_torch(x, observed, std_factor, fill_value, min_std)
+        # One implementation: tensors go through the NumPy code (float64 statistics) and come
+        # back as tensors of x's dtype on x's device.
+        obs = torch.as_tensor(observed).detach().cpu().numpy()
+        y, xn, mean, std = normalise(
+            x.detach().cpu().numpy(), obs, std_factor=std_factor, fill_value=fill_value,
+            min_std=min_std,
+        )  # fmt: skip
+        back = functools.partial(torch.as_tensor, device=x.device)
+        return back(y), back(xn), back(mean), back(std)
     x = np.asarray(x)
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
     obs = np.asarray(observed, dtype=bool)
@@ -447,27 +456,6 @@ def normalise(
     xn = ((x.astype(np.float64) - mean) / scale).astype(dtype)
     y = np.where(obs, xn, dtype.type(fill_value)).astype(dtype, copy=False)
     return y, xn, np.float64(mean), np.float64(std)
-
-
-def _normalise_torch(x, observed, std_factor, fill_value, min_std):
-    dtype = x.dtype if x.is_floating_point() else torch.float64
-    obs = torch.as_tensor(observed, device=x.device).to(torch.bool)
-    if obs.shape != x.shape:
-        raise ValueError(f"observed has shape {tuple(obs.shape)}, x has {tuple(x.shape)}")
-    obs = obs & torch.isfinite(x)
-    if not bool(obs.any()):
-        raise NormalisationError(
-            f"no observed pixel in a sequence of shape {tuple(x.shape)} (all occluded or "
-            "missing): its mean and std are undefined. Lower the cloud cover (raise the LWP "
-            "threshold) or draw another cloud window."
-        )
-    x64 = x.to(torch.float64)
-    vals = x64[obs]
-    mean = vals.mean()
-    std = vals.std(correction=0).clamp_min(float(min_std))
-    xn = ((x64 - mean) / (float(std_factor) * std)).to(dtype)
-    y = torch.where(obs, xn, torch.full_like(xn, float(fill_value)))
-    return y, xn, mean, std
 
 
 def denormalise(xn, mean, std, *, std_factor: float = 3.0):
@@ -562,8 +550,8 @@ class OccludedSequenceDataset(Dataset):
     - ``"index"``: int, the item index.
     - ``"missing"``: (1, T, H, W) float32, 1.0 where the SST itself is missing (land, gaps):
       observations simulated for the critics must hide these pixels too.
-    - ``"cloud_start"``: int, first cloud step of the window (for
-      ``clouds.independent_of(cloud_start, rng)`` when drawing the re-occlusion mask m′).
+    - ``"cloud_start"``: int, first cloud step of the window (training draws its re-occlusion
+      and hiding windows away from it: ``clouds.draw(rng, avoid=cloud_start)``).
     """
 
     def __init__(

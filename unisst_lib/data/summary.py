@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.core.paths import data_dir
 from unisst_lib.data import stats
 from unisst_lib.data.io import load_clouds, open_sst
-from unisst_lib.core.manifest import Manifest, load_manifest
 from unisst_lib.data.masks import lwp_to_mask, occlusion_rate_curve
-from unisst_lib.core.paths import data_dir
 
 
 @dataclass(frozen=True)

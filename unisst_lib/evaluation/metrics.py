@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from unisst_lib.data.masks import occlusion_counts
+
 ArrayLike = np.ndarray | torch.Tensor
 
 
@@ -71,19 +73,21 @@ class GapMetrics:
 
     occluded: ErrorAccumulator = field(default_factory=ErrorAccumulator)
     all: ErrorAccumulator = field(default_factory=ErrorAccumulator)
-    n_pixels: int = 0
-    n_occluded: int = 0
+    n_pixels: int = 0  # sea pixels (finite truth)
+    n_occluded: int = 0  # occluded sea pixels
 
     def update(self, pred_c: ArrayLike, truth_c: ArrayLike, mask: ArrayLike) -> None:
         """pred_c, truth_c: (..., T, H, W) in °C; mask: same shape, 1/True where occluded."""
         m = _f64(mask) > 0.5
         self.occluded.update(pred_c, truth_c, m)
         self.all.update(pred_c, truth_c, np.ones_like(m))
-        self.n_pixels += int(m.size)
-        self.n_occluded += int(m.sum())
+        occluded, sea = occlusion_counts(m, np.isfinite(_f64(truth_c)))
+        self.n_pixels += sea
+        self.n_occluded += occluded
 
     @property
     def occlusion_rate(self) -> float:
+        """Occluded fraction of the sea pixels (:func:`~unisst_lib.data.masks.occlusion_rate`)."""
         return self.n_occluded / self.n_pixels if self.n_pixels else math.nan
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:

@@ -1,4 +1,6 @@
-"""Generators, discriminators and GAN losses for UNISST gap filling.
+"""Models: generators, discriminators and GAN losses for UNISST gap filling.
+
+May import: ``core`` (models know nothing of files, training or evaluation).
 
 Two generators share one call signature, ``G(y, mask) -> (B, 1, T, H, W)``:
 

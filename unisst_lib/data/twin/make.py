@@ -26,9 +26,9 @@ import numpy as np
 
 from unisst_lib import __version__
 from unisst_lib.core.errors import DataFormatError, ManifestError
-from unisst_lib.data.io import write_sst_netcdf
 from unisst_lib.core.manifest import Manifest, load_manifest
 from unisst_lib.core.paths import atomic_path, data_dir
+from unisst_lib.data.io import write_sst_netcdf
 from unisst_lib.data.twin import clouds as cloud_model
 from unisst_lib.data.twin import sqg
 
