@@ -156,7 +156,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(format_summary(ssts, clouds))
     failed = 0
     if not args.no_notebooks:
-        from unisst_lib.notebooks.runner import demo_parameters, run_all
+        from unisst_lib.notebooks.params import demo_parameters
+        from unisst_lib.notebooks.runner import run_all
 
         common, overrides = demo_parameters(
             size=args.size, data_dir=out, steps=args.steps, readme_figure=args.readme_figure
@@ -185,7 +186,7 @@ def _print_report(report) -> None:
 
 def _notebook_parameters(args: argparse.Namespace):
     """(ParameterFile, command-line parameters) of `unisst notebooks` / `unisst sweep`."""
-    from unisst_lib.notebooks.runner import ParameterFile, load_parameter_file, parse_assignments
+    from unisst_lib.notebooks.params import ParameterFile, load_parameter_file, parse_assignments
 
     path = getattr(args, "params", None) or getattr(args, "config", None)
     pfile = load_parameter_file(path) if path else ParameterFile()
@@ -217,7 +218,7 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from unisst_lib.notebooks.runner import SWEEP_NOTEBOOKS, sweep
+    from unisst_lib.notebooks.sweep import SWEEP_NOTEBOOKS, sweep
 
     pfile, cli = _notebook_parameters(args)
     thresholds = args.thresholds or pfile.thresholds
@@ -246,7 +247,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_kernel(args: argparse.Namespace) -> int:
-    from unisst_lib.notebooks.runner import ensure_kernel
+    from unisst_lib.notebooks.kernel import ensure_kernel
 
     path = ensure_kernel(args.name)
     print(f"Jupyter kernel {args.name!r} -> {sys.executable} ({path})")
@@ -376,6 +377,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _add_data_commands(sub)
+    _add_download_commands(sub)
+    _add_train_command(sub)
+    _add_evaluate_command(sub)
+    _add_demo_command(sub)
+    _add_notebook_commands(sub)
+    _add_fill_command(sub)
+    _add_kernel_command(sub)
+    return parser
+
+
+def _add_data_commands(sub) -> None:
+    """``unisst data make|summary|checksums|verify``."""
     data = sub.add_parser("data", help="build, inspect and verify data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
 
@@ -405,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--json", action="store_true", help="print JSON")
     ver.set_defaults(func=_cmd_data_verify)
 
+
+def _add_download_commands(sub) -> None:
+    """``unisst download sst|clouds``."""
     dl = sub.add_parser(
         "download", help="fetch the real data (Copernicus Marine SST, figshare clouds)"
     )
@@ -440,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     dcl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     dcl.set_defaults(func=_cmd_download_clouds)
 
+
+def _add_train_command(sub) -> None:
+    """``unisst train``."""
     tr = sub.add_parser("train", help="train a UNISST model (resumes from OUT if possible)")
     tr.add_argument("--config", default="fast", help="tiny, fast, paper or a YAML file")
     tr.add_argument("--out", required=True, help="run directory")
@@ -455,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=_cmd_train)
 
+
+def _add_evaluate_command(sub) -> None:
+    """``unisst evaluate``."""
     ev = sub.add_parser("evaluate", help="errors of a checkpoint per LWP threshold (°C)")
     ev.add_argument("--checkpoint", required=True, help="a checkpoint (.pt)")
     ev.add_argument("--split", choices=("train", "val", "test"), default="test")
@@ -466,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.set_defaults(func=_cmd_evaluate)
 
+
+def _add_demo_command(sub) -> None:
+    """``unisst demo``."""
     demo = sub.add_parser(
         "demo", help="build the embedded default and run every notebook on it (make demo)"
     )
@@ -488,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_cmd_demo)
 
+
+def _add_notebook_commands(sub) -> None:
+    """``unisst notebooks`` and ``unisst sweep``."""
     nbs = sub.add_parser("notebooks", help="run the numbered notebooks headlessly (papermill)")
     nbs.add_argument("names", nargs="*", help="notebooks (03_training or 03); default: all")
     nbs.add_argument("--out", default=None, help="folder of the executed copies")
@@ -503,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_papermill_args(sw)
     sw.set_defaults(func=_cmd_sweep)
 
+
+def _add_fill_command(sub) -> None:
+    """``unisst fill``."""
     fl = sub.add_parser("fill", help="gap-fill an SST netCDF file (writes a CF netCDF)")
     fl.add_argument("input", help="netCDF file with an SST variable")
     fl.add_argument("output", help="netCDF file to write")
@@ -521,10 +553,12 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     fl.set_defaults(func=_cmd_fill)
 
+
+def _add_kernel_command(sub) -> None:
+    """``unisst kernel``."""
     ker = sub.add_parser("kernel", help="register the 'unisst' Jupyter kernel for this Python")
     ker.add_argument("--name", default="unisst")
     ker.set_defaults(func=_cmd_kernel)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
