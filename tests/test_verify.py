@@ -77,7 +77,7 @@ def test_a_truncated_cloud_file_is_a_problem_and_the_exit_code_says_so(data_copy
     assert main(["data", "verify", "--dir", str(data_copy), "--json"]) == 1
     rows = json.loads(capsys.readouterr().out)
     (row,) = [r for r in rows if r["name"] == "twin" and r["kind"] == "clouds"]
-    assert row["status"] == "problem" and "truncated or corrupt" in row["problems"]
+    assert row["status"] == "problem" and "truncated, damaged or not a .npy file" in row["problems"]
 
 
 def test_sst_checks_name_grid_period_and_units(tmp_path):
@@ -155,7 +155,7 @@ def test_verify_twin_names_a_corrupt_or_shifted_file_instead_of_raising(data_cop
     sst = data_copy / "sst" / "twin" / "satl_2019H1_PT1H.nc"
     sst.write_bytes(sst.read_bytes()[:2000])
     rows = {r["file"]: r for r in verify_twin("tiny", data_copy, checksums=False)}
-    assert "truncated, corrupt or not netCDF" in rows["sst/twin/satl_2019H1_PT1H.nc"]["problems"]
+    assert "probably truncated or damaged" in rows["sst/twin/satl_2019H1_PT1H.nc"]["problems"]
     assert rows["sst/twin/natl_2018_PT1H.nc"]["problems"] == ""
     # the twin's first frame must be the manifest's start exactly (no half-frame tolerance)
     m = load_manifest()

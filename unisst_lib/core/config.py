@@ -46,9 +46,9 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "") -> 
     try:
         return cls(**kwargs)
     except TypeError as err:  # a required key is missing
-        raise ConfigError(f"{where or cls.__name__}: {err}") from None
+        raise ConfigError(f"{where or cls.__name__}: {err}") from err
     except ValueError as err:  # the dataclass's own checks
-        raise ConfigError(f"{where or cls.__name__}: {err}") from None
+        raise ConfigError(f"{where or cls.__name__}: {err}") from err
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:
@@ -123,12 +123,12 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from None
+        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a YAML mapping")
     try:
         return from_dict(cls, raw)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise ConfigError(f"{path}: {err}") from err

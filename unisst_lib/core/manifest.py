@@ -291,10 +291,10 @@ class Manifest(_Strict):
 def _lookup(table: dict, name: str, where: str):
     try:
         return table[name]
-    except KeyError:
+    except KeyError as err:
         raise ManifestError(
             f"{name!r} is not in the manifest's {where} (known: {', '.join(table)})"
-        ) from None
+        ) from err
 
 
 def default_manifest_path() -> Path:
@@ -329,11 +329,11 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
         raise ManifestError(
             f"cannot read the data manifest {path}: {err.strerror or err}. "
             f"Point ${MANIFEST_ENV} at a data_manifest.yaml or reinstall unisst."
-        ) from None
+        ) from err
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ManifestError(f"{path} is not valid YAML: {err}") from None
+        raise ManifestError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(raw, dict):
         raise ManifestError(f"{path} must hold a YAML mapping at the top level")
     return manifest_from_dict(raw, source=str(path))
@@ -355,4 +355,4 @@ def manifest_from_dict(raw: dict, *, source: str = "<dict>") -> Manifest:
             problems.append(f"{key}: {msg}")
         raise ManifestError(
             f"invalid data manifest {source}: " + "; ".join(problems) + ". Fix these keys."
-        ) from None
+        ) from err

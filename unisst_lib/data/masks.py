@@ -73,11 +73,11 @@ def check_threshold(threshold_kgm2: float) -> float:
     """
     try:
         t = float(threshold_kgm2)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as err:
         raise ThresholdError(
             f"LWP threshold {threshold_kgm2!r} is not a number: pass a threshold in kg m-2, "
             "e.g. 0.070 (= 70 g m-2, the paper's default)."
-        ) from None
+        ) from err
     if not math.isfinite(t):
         raise ThresholdError(
             f"LWP threshold is {t}: pass a finite threshold in kg m-2 within "
@@ -115,11 +115,11 @@ def check_threshold_gm2(threshold_gm2: float) -> float:
     """
     try:
         t = float(threshold_gm2)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as err:
         raise ThresholdError(
             f"LWP threshold {threshold_gm2!r} is not a number: pass a threshold in g m-2, "
             "e.g. 70 (the paper's default; it studies 55..80)."
-        ) from None
+        ) from err
     limit = kgm2_to_gm2(MAX_THRESHOLD_KGM2)
     if not math.isfinite(t) or t <= 0:
         raise ThresholdError(

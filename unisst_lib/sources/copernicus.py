@@ -398,19 +398,19 @@ def _subset(kwargs: dict[str, object], where: str) -> Path:
     dataset_id = kwargs["dataset_id"]
     try:
         response = cm.subset(**kwargs)
-    except cm.InvalidUsernameOrPassword:
+    except cm.InvalidUsernameOrPassword as err:
         raise CredentialsError(
             f"Copernicus Marine refused the username and password from {where}: check them "
             "(`copernicusmarine login --force-overwrite` stores new ones; forgotten password: "
             "https://help.marine.copernicus.eu). " + HOW_TO_LOG_IN
-        ) from None
-    except cm.CouldNotConnectToAuthenticationSystem:
+        ) from err
+    except cm.CouldNotConnectToAuthenticationSystem as err:
         raise NetworkError(
             "cannot reach the Copernicus Marine authentication service "
             "(auth.marine.copernicus.eu): "
             "check the network connection, or set HTTPS_PROXY if you are behind a proxy. "
             "Offline, use the embedded data set (`unisst data make`)."
-        ) from None
+        ) from err
     except (
         cm.DatasetNotFound,
         cm.DatasetVersionNotFound,
@@ -421,25 +421,25 @@ def _subset(kwargs: dict[str, object], where: str) -> Path:
             f"Copernicus Marine has no data set {dataset_id!r} any more ({type(err).__name__}). "
             "Find its successor with `copernicusmarine describe --contains thetao` and put the "
             "new dataset_id into data_manifest.yaml (sst_sources)."
-        ) from None
+        ) from err
     except (cm.VariableDoesNotExistInTheDataset, cm.CoordinatesOutOfDatasetBounds) as err:
         raise RemoteDataError(
             f"Copernicus Marine cannot serve this request from {dataset_id!r}: {err}. The "
             "analysis-forecast keeps a few recent years only: update the period of the data "
             "set in data_manifest.yaml (sst_datasets), or use --variant reanalysis."
-        ) from None
+        ) from err
     except (requests.exceptions.RequestException, ConnectionError, TimeoutError) as err:
         raise NetworkError(
             f"cannot reach Copernicus Marine ({type(err).__name__}): check the network "
             "connection or HTTPS_PROXY, then run the same command again."
-        ) from None
+        ) from err
     except UnisstError:
         raise
     except Exception as err:  # the toolbox raises many types; name it, keep it short
         raise DownloadError(
             f"copernicusmarine.subset failed for {dataset_id}: {type(err).__name__}: "
             f"{str(err)[:300]}"
-        ) from None
+        ) from err
     if response is None:  # no credentials and no terminal to ask: it printed "Abort"
         raise CredentialsError(
             f"Copernicus Marine found no usable credentials in {where} and stopped ('Abort'): "
@@ -484,7 +484,7 @@ def _crop_to_region(
         raise CorruptFileError(
             f"the file Copernicus Marine returned for {dataset} cannot be read as netCDF "
             f"({type(err).__name__}): run the same command again."
-        ) from None
+        ) from err
     with ds:
         if src.variable not in ds.data_vars:
             raise DataFormatError(
