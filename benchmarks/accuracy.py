@@ -34,16 +34,16 @@ from pathlib import Path
 
 import torch
 
-from unisst_lib.benchmark.suite import (
-    DINEOF_SERIES_OPTIONS,
-    benchmark_thresholds,
-    load_test_set,
-    results_markdown,
-)
+from unisst_lib.benchmark.report import results_markdown
+from unisst_lib.benchmark.runs import DINEOF_SERIES_OPTIONS, benchmark_thresholds
+from unisst_lib.benchmark.windows import load_test_set
 from unisst_lib.core.config import to_dict
 from unisst_lib.core.manifest import load_manifest
 from unisst_lib.core.paths import atomic_path
-from unisst_lib.training.loop import TrainConfig, TrainingError, load_config, load_generator, train
+from unisst_lib.training.checkpoints import load_generator
+from unisst_lib.training.config import TrainConfig, load_config
+from unisst_lib.training.loop import train
+from unisst_lib.training.step import TrainingError
 from unisst_lib.views.plots import benchmark_figure
 
 HERE = Path(__file__).resolve().parent

@@ -10,9 +10,9 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from unisst_lib.benchmark import suite as bm
+from unisst_lib.benchmark import report, runs, scores, windows
 from unisst_lib.data.sequences import make_dataset
-from unisst_lib.methods.baselines import dineof
+from unisst_lib.methods.dineof import dineof
 
 REQUIRED_KEYS = {
     "method",
@@ -56,18 +56,18 @@ def clumpy_clouds(shape: tuple[int, ...], fraction: float, seed: int) -> np.ndar
     return noise > np.quantile(noise, 1.0 - fraction, axis=(-2, -1), keepdims=True)
 
 
-def synthetic_test_set(fraction: float = 0.3, seed: int = 0) -> bm.TestSet:
+def synthetic_test_set(fraction: float = 0.3, seed: int = 0) -> windows.TestSet:
     """Two phases (0 and 1) of three 12-frame windows, frames 2 apart, 16×16, no land."""
     frames = window_frames([0, 24, 48, 1, 25, 49], n_t=12, step=2)
     truth = low_rank_field(frames)
     mask = clumpy_clouds(truth.shape, fraction, seed)
-    return bm.TestSet(
+    return windows.TestSet(
         truth=truth, mask=mask, frames=frames, dataset=None, threshold_gm2=70.0,
         dy_km=4.0, dx_km=5.0,
     )  # fmt: skip
 
 
-def occluded_rmse(filled: np.ndarray, test: bm.TestSet) -> float:
+def occluded_rmse(filled: np.ndarray, test: windows.TestSet) -> float:
     sel = test.mask & np.isfinite(test.truth)
     return float(np.sqrt(np.mean((filled[sel].astype(float) - test.truth[sel]) ** 2)))
 
@@ -84,7 +84,7 @@ def test_effective_resolution_interpolates_log_linearly_at_the_first_crossing():
     k = np.array([0.01, 0.02, 0.05, 0.1])
     truth = np.array([4.0, 2.0, 1.0, 0.5])
     ratio = np.array([0.1, 0.2, 0.4, 0.9])  # crosses 0.5 between k=0.05 and k=0.1
-    got = bm.effective_resolution_km(k, ratio * truth, truth)
+    got = scores.effective_resolution_km(k, ratio * truth, truth)
     frac = (0.5 - 0.4) / (0.9 - 0.4)
     expected = 1.0 / math.exp(math.log(0.05) + frac * (math.log(0.1) - math.log(0.05)))
     assert got == pytest.approx(expected, rel=1e-12)
@@ -93,25 +93,27 @@ def test_effective_resolution_interpolates_log_linearly_at_the_first_crossing():
     dip = np.array([0.3, 0.7, 0.2, 0.9])
     frac = (0.5 - 0.3) / (0.7 - 0.3)
     expected = 1.0 / math.exp(math.log(0.01) + frac * (math.log(0.02) - math.log(0.01)))
-    assert bm.effective_resolution_km(k, dip, np.ones(4)) == pytest.approx(expected, rel=1e-12)
+    assert scores.effective_resolution_km(k, dip, np.ones(4)) == pytest.approx(expected, rel=1e-12)
     # a ratio exactly at the level is the crossing; another level moves it
-    assert bm.effective_resolution_km(k, np.array([0.1, 0.5, 0.9, 1.0]), np.ones(4)) == (
+    assert scores.effective_resolution_km(k, np.array([0.1, 0.5, 0.9, 1.0]), np.ones(4)) == (
         pytest.approx(1 / 0.02)
     )
-    assert bm.effective_resolution_km(k, ratio, np.ones(4), level=0.2) == pytest.approx(1 / 0.02)
+    assert scores.effective_resolution_km(k, ratio, np.ones(4), level=0.2) == pytest.approx(
+        1 / 0.02
+    )
 
 
 def test_effective_resolution_limits():
     k = np.array([0.01, 0.02, 0.04])
     # never reaches the level: resolved down to the grid (Nyquist wavelength)
-    assert bm.effective_resolution_km(k, np.array([0.1, 0.2, 0.4]), np.ones(3)) == 25.0
-    assert bm.effective_resolution_km(k, np.zeros(3), np.ones(3)) == 25.0
+    assert scores.effective_resolution_km(k, np.array([0.1, 0.2, 0.4]), np.ones(3)) == 25.0
+    assert scores.effective_resolution_km(k, np.zeros(3), np.ones(3)) == 25.0
     # above the level at the largest scale: not even that is resolved
-    assert math.isnan(bm.effective_resolution_km(k, np.array([0.6, 0.1, 0.1]), np.ones(3)))
+    assert math.isnan(scores.effective_resolution_km(k, np.array([0.6, 0.1, 0.1]), np.ones(3)))
     # no power in the truth at a bin: not resolved there
-    got = bm.effective_resolution_km(k, np.full(3, 0.1), np.array([1.0, 1.0, 0.0]))
+    got = scores.effective_resolution_km(k, np.full(3, 0.1), np.array([1.0, 1.0, 0.0]))
     assert got == pytest.approx(1 / 0.04)
-    got = bm.effective_resolution_km(k, np.full(3, 0.1), np.array([1.0, 0.0, 1.0]))
+    got = scores.effective_resolution_km(k, np.full(3, 0.1), np.array([1.0, 0.0, 1.0]))
     assert got == pytest.approx(1 / 0.02)
 
 
@@ -126,13 +128,13 @@ def test_effective_resolution_limits():
 )
 def test_effective_resolution_bad_shapes(k, pe, pt):
     with pytest.raises(ValueError, match="1-D arrays"):
-        bm.effective_resolution_km(k, pe, pt)
+        scores.effective_resolution_km(k, pe, pt)
 
 
 # ---------------------------------------------------------- series chains
 def test_series_chains_groups_phases_in_time_order():
     frames = window_frames([288, 1, 0, 145, 144, 289], n_t=24, step=6)
-    chains = bm.series_chains(frames)
+    chains = runs.series_chains(frames)
     assert sorted(c.tolist() for c in chains) == [[1, 3, 5], [2, 4, 0]]
     for c in chains:  # each chain: one regular time grid, increasing, no frame twice
         f = frames[c].ravel()
@@ -142,7 +144,7 @@ def test_series_chains_groups_phases_in_time_order():
 def test_series_chains_refuses_overlapping_windows_of_one_phase():
     frames = window_frames([0, 72, 1], n_t=24, step=6)  # 0 and 72 share frames 72..138
     with pytest.raises(ValueError, match="overlap"):
-        bm.series_chains(frames)
+        runs.series_chains(frames)
 
 
 # ---------------------------------------------------------------- TestSet
@@ -157,7 +159,7 @@ def test_test_set_observation_land_and_occlusion_rate():
     mask[:, :, 1, 1] = True  # under cloud in every frame of every window: not land
     mask[0, 2, 3, :] = True
     mask[1, 0, :, 2] = True
-    test = bm.TestSet(
+    test = windows.TestSet(
         truth=truth, mask=mask, frames=window_frames([0, 1], n_t, 2), dataset=None,
         threshold_gm2=70.0, dy_km=1.0, dx_km=1.0,
     )  # fmt: skip
@@ -173,7 +175,7 @@ def test_test_set_observation_land_and_occlusion_rate():
     # missing (3, 4), column 2 of window 1 frame 0; missing SST counts in neither term
     assert test.occlusion_rate == pytest.approx((6 + 4 + 4) / (n * n_t * h * w - 6 - 3 - 1))
     # a pixel cloudy in every frame is filled by the window methods, land stays NaN
-    filled, secs = bm.fill_windows(test, "mean")
+    filled, secs = runs.fill_windows(test, "mean")
     assert secs >= 0
     assert np.isnan(filled[:, :, 0, 0]).all()
     assert np.isfinite(filled[:, :, 1, 1]).all()
@@ -184,11 +186,11 @@ def test_test_set_observation_land_and_occlusion_rate():
 def test_fill_windows_keeps_observations_and_beats_the_mean():
     test = synthetic_test_set()
     assert 0.25 < test.occlusion_rate < 0.35
-    mean, _ = bm.fill_windows(test, "mean")
+    mean, _ = runs.fill_windows(test, "mean")
     rmse_mean = occluded_rmse(mean, test)
     assert rmse_mean > 0.5  # the field varies by degrees
     for name, options, ratio in (("temporal", {}, 0.5), ("dineof", {"k_max": 6}, 0.2)):
-        filled, secs = bm.fill_windows(test, name, **options)
+        filled, secs = runs.fill_windows(test, name, **options)
         assert secs > 0 and filled.shape == test.truth.shape and filled.dtype == np.float32
         assert np.isfinite(filled).all()
         seen = ~test.mask
@@ -198,19 +200,19 @@ def test_fill_windows_keeps_observations_and_beats_the_mean():
 
 def test_fill_series_recovers_the_low_rank_field():
     test = synthetic_test_set(seed=1)
-    chains = bm.series_chains(test.frames)
+    chains = runs.series_chains(test.frames)
     assert sorted(c.tolist() for c in chains) == [[0, 1, 2], [3, 4, 5]]
     # every pixel seen at least once in each chain: nothing left to the spatial fallback
     for chain in chains:
         assert (~test.mask[chain]).any(axis=(0, 1)).all()
     options = {"k_max": 6, "patience": 1, "tol": 1e-7, "max_iter": 1000}
-    filled, secs = bm.fill_series(test, **options)
+    filled, secs = runs.fill_series(test, **options)
     assert secs > 0 and filled.shape == test.truth.shape
     seen = ~test.mask
     assert np.array_equal(filled[seen].view(np.uint32), test.truth[seen].view(np.uint32))
     # cross-validation finds the rank (3) of the series, which is then filled exactly
     assert np.abs(filled.astype(float) - test.truth).max() < 1e-3
-    mean, _ = bm.fill_windows(test, "mean")
+    mean, _ = runs.fill_windows(test, "mean")
     assert occluded_rmse(filled, test) < 1e-3 * occluded_rmse(mean, test)
     # each chain is one DINEOF run on its windows end to end, every cloud at its own frame
     obs = test.observation
@@ -222,14 +224,14 @@ def test_fill_series_recovers_the_low_rank_field():
 
 def test_fill_series_with_a_given_number_of_eofs():
     test = synthetic_test_set(seed=1)
-    filled, _ = bm.fill_series(test, n_eofs=3, tol=1e-7, max_iter=1000)
+    filled, _ = runs.fill_series(test, n_eofs=3, tol=1e-7, max_iter=1000)
     assert np.abs(filled.astype(float) - test.truth).max() < 1e-3
 
 
 # ------------------------------------------------------------------ score
 def test_score_perfect_fill_mean_fill_and_bad_shape():
     test = synthetic_test_set(seed=2)
-    perfect = bm.score(test.truth.copy(), test)
+    perfect = scores.score(test.truth.copy(), test)
     assert perfect.rmse_c == 0.0 and perfect.mae_c == 0.0 and perfect.rmse_all_c == 0.0
     assert perfect.effective_resolution_km == pytest.approx(1.0 / perfect.k[-1])
     # the last bin lies at (or just below) the Nyquist wavenumber of the coarser axis
@@ -237,8 +239,8 @@ def test_score_perfect_fill_mean_fill_and_bad_shape():
     np.testing.assert_allclose(perfect.psd_filled, perfect.psd_truth)
     assert perfect.occlusion_rate == pytest.approx(test.occlusion_rate)
 
-    mean, _ = bm.fill_windows(test, "mean")
-    sc = bm.score(mean, test)
+    mean, _ = runs.fill_windows(test, "mean")
+    sc = scores.score(mean, test)
     diff = mean[test.mask].astype(float) - test.truth[test.mask]
     assert sc.rmse_c == pytest.approx(np.sqrt(np.mean(diff**2)), rel=1e-6)
     assert sc.mae_c == pytest.approx(np.mean(np.abs(diff)), rel=1e-6)
@@ -246,7 +248,7 @@ def test_score_perfect_fill_mean_fill_and_bad_shape():
     assert sc.k.shape == sc.psd_error.shape == sc.psd_truth.shape == sc.psd_filled.shape
     assert (sc.psd_error > 0).all()
     with pytest.raises(ValueError, match="shape"):
-        bm.score(mean[:, :-1], test)
+        scores.score(mean[:, :-1], test)
 
 
 def test_score_leaves_land_out_of_the_errors_and_spectra():
@@ -254,21 +256,21 @@ def test_score_leaves_land_out_of_the_errors_and_spectra():
     test.truth[:, :, 0, :3] = np.nan  # three coastal land pixels, NaN in every frame
     test.mask[:, :, 0, :3] = True
     assert test.land.sum() == 3
-    mean, _ = bm.fill_windows(test, "mean")
+    mean, _ = runs.fill_windows(test, "mean")
     assert np.isnan(mean[:, :, 0, :3]).all()  # land stays land
-    sc = bm.score(mean, test)
+    sc = scores.score(mean, test)
     sel = test.mask & np.isfinite(test.truth)
     assert sc.rmse_c == pytest.approx(occluded_rmse(mean, test), rel=1e-6)
     assert sel.sum() < test.mask.sum()
     assert np.isfinite(sc.psd_error).all() and np.isfinite(sc.psd_truth).all()
-    perfect = bm.score(np.where(test.land, np.nan, test.truth), test)
+    perfect = scores.score(np.where(test.land, np.nan, test.truth), test)
     assert perfect.rmse_c == 0.0 and (perfect.psd_error == 0).all()
     assert perfect.effective_resolution_km == pytest.approx(1.0 / perfect.k[-1])
 
 
 # ------------------------------------------------------------- tiny twin
 def test_load_test_set_matches_the_eval_dataset(tiny_data_dir):
-    test = bm.load_test_set(threshold_gm2=70.0, max_items=3, data_dir=tiny_data_dir)
+    test = windows.load_test_set(threshold_gm2=70.0, max_items=3, data_dir=tiny_data_dir)
     ds = make_dataset(
         "twin", "test", threshold_gm2=70.0, mode="eval", seed=0, data_dir=tiny_data_dir
     )
@@ -281,17 +283,17 @@ def test_load_test_set_matches_the_eval_dataset(tiny_data_dir):
     assert test.threshold_gm2 == 70.0 and test.dx_km > 0 and test.dy_km > 0
     np.testing.assert_array_equal(np.isnan(test.observation), test.mask)
     # a higher LWP threshold hides fewer pixels; the windows are the same
-    high = bm.load_test_set(threshold_gm2=80.0, max_items=3, data_dir=tiny_data_dir)
+    high = windows.load_test_set(threshold_gm2=80.0, max_items=3, data_dir=tiny_data_dir)
     np.testing.assert_array_equal(high.truth, test.truth)
     assert 0 < high.occlusion_rate < test.occlusion_rate < 1
-    assert len(bm.load_test_set(threshold_gm2=70.0, data_dir=tiny_data_dir)) == len(ds)
+    assert len(windows.load_test_set(threshold_gm2=70.0, data_dir=tiny_data_dir)) == len(ds)
 
 
 def test_zero_generator_is_the_sequence_mean_fill(tiny_data_dir):
-    test = bm.load_test_set(threshold_gm2=70.0, max_items=3, data_dir=tiny_data_dir)
+    test = windows.load_test_set(threshold_gm2=70.0, max_items=3, data_dir=tiny_data_dir)
     # batches of 2 over 3 windows: a full batch and a remainder
-    filled, secs = bm.fill_generator(ZeroGenerator(), test, batch_size=2)
-    mean, _ = bm.fill_windows(test, "mean")
+    filled, secs = runs.fill_generator(ZeroGenerator(), test, batch_size=2)
+    mean, _ = runs.fill_windows(test, "mean")
     assert secs > 0 and filled.shape == test.truth.shape and filled.dtype == np.float32
     seen = ~test.mask
     np.testing.assert_array_equal(filled[seen], test.truth[seen])
@@ -303,7 +305,7 @@ def test_zero_generator_is_the_sequence_mean_fill(tiny_data_dir):
 
 def test_benchmark_thresholds_rows_and_spectra(tiny_data_dir):
     baselines = {"mean_fill": ("mean", {}), "temporal_interp": ("temporal", {})}
-    res = bm.benchmark_thresholds(
+    res = runs.benchmark_thresholds(
         {"zero_model": (ZeroGenerator(), 12.5)},
         thresholds_gm2=(55.0, 80.0),
         max_items=2,
@@ -337,8 +339,8 @@ def test_benchmark_thresholds_rows_and_spectra(tiny_data_dir):
             by[("mean_fill", t)]["rmse_c"], abs=1e-4
         )
     # the rows are the scores of the fills on the same windows
-    test = bm.load_test_set(threshold_gm2=55.0, max_items=2, data_dir=tiny_data_dir)
-    sc = bm.score(bm.fill_windows(test, "temporal")[0], test)
+    test = windows.load_test_set(threshold_gm2=55.0, max_items=2, data_dir=tiny_data_dir)
+    sc = scores.score(runs.fill_windows(test, "temporal")[0], test)
     assert by[("temporal_interp", 55.0)]["rmse_c"] == pytest.approx(sc.rmse_c, rel=1e-9)
     assert by[("temporal_interp", 55.0)]["occlusion_rate"] == pytest.approx(test.occlusion_rate)
     # spectra of the chosen threshold only, for every method
@@ -386,7 +388,7 @@ def hand_rows() -> list[dict]:
 
 
 def test_goal_checks_ratios_and_verdict():
-    checks = {c["threshold_gm2"]: c for c in bm.goal_checks(hand_rows())}
+    checks = {c["threshold_gm2"]: c for c in scores.goal_checks(hand_rows())}
     assert sorted(checks) == [55.0, 70.0, 90.0]
     good = checks[70.0]
     assert good["vs_dineof_window"] == pytest.approx(0.4 / 0.8)
@@ -404,14 +406,14 @@ def test_goal_checks_ratios_and_verdict():
     assert alone["goals_met"] is False  # a missing comparison is not a goal met
     # the oracle bound alone can fail the goals
     rows = [r if r["method"] != "oracle_supervised" else {**r, "rmse_c": 0.3} for r in hand_rows()]
-    fail = {c["threshold_gm2"]: c for c in bm.goal_checks(rows)}[70.0]
+    fail = {c["threshold_gm2"]: c for c in scores.goal_checks(rows)}[70.0]
     assert fail["vs_oracle"] == pytest.approx(0.4 / 0.3) and fail["goals_met"] is False
     # the best window method beating the model fails the goals too
     rows = [r if r["method"] != "my_extra" else {**r, "rmse_c": 0.35} for r in hand_rows()]
-    lost = {c["threshold_gm2"]: c for c in bm.goal_checks(rows)}[70.0]
+    lost = {c["threshold_gm2"]: c for c in scores.goal_checks(rows)}[70.0]
     assert lost["best_window_method"] == "my_extra" and lost["goals_met"] is False
     # another model name
-    other = bm.goal_checks(hand_rows(), model="dineof_window")
+    other = scores.goal_checks(hand_rows(), model="dineof_window")
     assert [c["threshold_gm2"] for c in other] == [55.0, 70.0]
     assert other[0]["vs_dineof_window"] == pytest.approx(1.0)
 
@@ -432,7 +434,7 @@ def test_results_markdown_tables():
         "dx_km": 4.5,
         "models": {"unisst_hybrid": "fast, 2000 steps"},
     }
-    md = bm.results_markdown({"rows": rows, "meta": meta})
+    md = report.results_markdown({"rows": rows, "meta": meta})
     assert "`python benchmarks/accuracy.py --quick`" in md
     assert "Nyquist wavelength 9.0 km" in md
     order = [
@@ -470,10 +472,10 @@ def test_results_markdown_tables():
 def test_effective_resolution_ignores_scales_longer_than_k_min():
     k = np.array([0.005, 0.01, 0.02, 0.04])
     ratio = np.array([0.9, 0.1, 0.2, 0.8])  # the largest scale alone is above the level
-    assert math.isnan(bm.effective_resolution_km(k, ratio, np.ones(4)))
+    assert math.isnan(scores.effective_resolution_km(k, ratio, np.ones(4)))
     frac = (0.5 - 0.2) / (0.8 - 0.2)
     expected = 1.0 / math.exp(math.log(0.02) + frac * (math.log(0.04) - math.log(0.02)))
-    got = bm.effective_resolution_km(k, ratio, np.ones(4), k_min=0.01)
+    got = scores.effective_resolution_km(k, ratio, np.ones(4), k_min=0.01)
     assert got == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ValueError, match="k_min"):
-        bm.effective_resolution_km(k, ratio, np.ones(4), k_min=0.03)
+        scores.effective_resolution_km(k, ratio, np.ones(4), k_min=0.03)

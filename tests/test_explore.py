@@ -17,7 +17,7 @@ from unisst_lib.data.masks import (
     occlusion_rate,
     occlusion_rate_curve,
 )
-from unisst_lib.views import explore
+from unisst_lib.views import explore, explore_figures, explore_widgets
 
 T, H, W = 4, 6, 5
 CI = 3  # cloud interval
@@ -189,19 +189,19 @@ def test_readout_format_and_parse():
 
 
 def test_figures_render(ex):
-    png = explore.figure_png(ex.frame_figure(70, 1))
+    png = explore_figures.figure_png(ex.frame_figure(70, 1))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     fig = ex.lwp_figure([0, 3])
     assert len([a for a in fig.axes if a.get_label() != "<colorbar>"]) == 2
-    explore.histogram_figure({"w": ex.histogram()}, threshold_gm2=70)
-    explore.curve_figure({"w": ex.curve()}, threshold_gm2=70)
+    explore_figures.histogram_figure({"w": ex.histogram()}, threshold_gm2=70)
+    explore_figures.curve_figure({"w": ex.curve()}, threshold_gm2=70)
     with pytest.raises(explore.FrameIndexError):
         ex.lwp_figure([0, 9])
 
 
 def test_widgets_follow_sliders(ex):
     pytest.importorskip("ipywidgets")
-    app = explore.ExplorerWidgets(ex, threshold_gm2=70, time_index=0)
+    app = explore_widgets.ExplorerWidgets(ex, threshold_gm2=70, time_index=0)
     assert app.readout.value == ex.readout(70, 0)
     assert "unisst-readout" in app.readout._dom_classes
     assert "unisst-threshold" in app.threshold._dom_classes
@@ -212,7 +212,7 @@ def test_widgets_follow_sliders(ex):
     assert app.readout.value == ex.readout(62.5, 2)
     assert app.image.value != first_png
     with pytest.raises(ThresholdError, match="outside the slider's range"):
-        explore.ExplorerWidgets(ex, threshold_gm2=120)
+        explore_widgets.ExplorerWidgets(ex, threshold_gm2=120)
 
 
 def test_load_explorer_uses_the_eval_window(tiny_data_dir):

@@ -25,7 +25,7 @@ from matplotlib.patches import Rectangle
 
 from unisst_lib.core.errors import GridError, UnisstError
 from unisst_lib.core.manifest import load_manifest, manifest_from_dict
-from unisst_lib.views import maps
+from unisst_lib.views import animation, interactive, map_panels, maps
 
 T, N = 4, 16
 TIMES = pd.date_range("2018-01-01T00:30", periods=T, freq="6h")
@@ -52,7 +52,7 @@ def fields():
 
     def da(a):
         return xr.DataArray(
-            a.astype(np.float32), dims=maps.DIMS, coords=coords, attrs={"units": "degrees_C"}
+            a.astype(np.float32), dims=map_panels.DIMS, coords=coords, attrs={"units": "degrees_C"}
         )
 
     return da(truth), da(obs), da(rec)
@@ -124,7 +124,7 @@ def test_configure_offline_uses_shipped_110m_and_fails_fast_otherwise(tmp_path, 
 
 def test_missing_notebook_extra_is_a_clear_error(monkeypatch, fields):
     monkeypatch.setitem(sys.modules, "cartopy", None)  # import cartopy -> ImportError
-    with pytest.raises(maps.MissingExtraError, match=r"unisst\[notebooks\]"):
+    with pytest.raises(map_panels.MissingExtraError, match=r"unisst\[notebooks\]"):
         maps.comparison_figure(*fields)
 
 
@@ -197,16 +197,16 @@ def test_bad_input_is_a_clear_error(fields, mutate, match):
         maps.comparison_figure(truth, obs, mutate(rec))
     assert isinstance(err.value, ValueError) and isinstance(err.value, UnisstError)
     with pytest.raises(GridError, match=match):
-        maps.interactive_view(truth, obs, mutate(rec))
+        interactive.interactive_view(truth, obs, mutate(rec))
 
 
 def test_bad_frames_and_paths(fields, tmp_path):
-    with pytest.raises(maps.MapInputError, match="outside 0..3"):
+    with pytest.raises(map_panels.MapInputError, match="outside 0..3"):
         maps.comparison_figure(*fields, frames=[0, 4])
-    with pytest.raises(maps.MapInputError, match=r"\.gif"):
-        maps.sequence_gif(*fields, tmp_path / "seq.png")
-    with pytest.raises(maps.MapInputError, match="fps"):
-        maps.sequence_gif(*fields, tmp_path / "seq.gif", fps=0)
+    with pytest.raises(map_panels.MapInputError, match=r"\.gif"):
+        animation.sequence_gif(*fields, tmp_path / "seq.png")
+    with pytest.raises(map_panels.MapInputError, match="fps"):
+        animation.sequence_gif(*fields, tmp_path / "seq.gif", fps=0)
     assert not list(tmp_path.iterdir())
 
 
@@ -246,7 +246,7 @@ def test_sequence_gif_frames_size_and_timing(fields, tmp_path):
     import imageio.v3 as iio
     from PIL import Image
 
-    path = maps.sequence_gif(*fields, tmp_path / "out" / "seq.gif", fps=4, dpi=50)
+    path = animation.sequence_gif(*fields, tmp_path / "out" / "seq.gif", fps=4, dpi=50)
     assert path == tmp_path / "out" / "seq.gif"
     frames = iio.imread(path, index=None)
     assert frames.shape[0] == T
@@ -257,7 +257,7 @@ def test_sequence_gif_frames_size_and_timing(fields, tmp_path):
         assert im.info["duration"] == 250 and im.info["loop"] == 0
     assert [p.name for p in path.parent.iterdir()] == ["seq.gif"]  # no temporary left
 
-    two_rows = maps.sequence_gif(None, *fields[1:], tmp_path / "real.gif", dpi=50)
+    two_rows = animation.sequence_gif(None, *fields[1:], tmp_path / "real.gif", dpi=50)
     assert iio.imread(two_rows, index=None).shape[:2] == (T, round((2.3 * 2 + 0.7) * 50))
 
 
@@ -268,13 +268,13 @@ def test_failed_gif_write_leaves_no_file(fields, tmp_path, monkeypatch):
         path.write_bytes(b"GIF89a partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(maps, "_write_gif", broken)
+    monkeypatch.setattr(animation, "_write_gif", broken)
     with pytest.raises(OSError, match="disk full"):
-        maps.sequence_gif(*fields, target, dpi=30)
+        animation.sequence_gif(*fields, target, dpi=30)
     assert not list(tmp_path.iterdir())
     target.write_bytes(b"old")
     with pytest.raises(OSError, match="disk full"):
-        maps.sequence_gif(*fields, target, dpi=30)
+        animation.sequence_gif(*fields, target, dpi=30)
     assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
 
 
@@ -282,7 +282,7 @@ def test_failed_gif_write_leaves_no_file(fields, tmp_path, monkeypatch):
 def test_interactive_view_has_a_time_slider(fields):
     import holoviews as hv
 
-    view = maps.interactive_view(*fields)
+    view = interactive.interactive_view(*fields)
     assert isinstance(view, hv.Layout)
     panels = list(view)
     assert [p.last.vdims[0].name for p in panels] == ["truth", "observation", "recovered", "error"]
@@ -295,5 +295,5 @@ def test_interactive_view_has_a_time_slider(fields):
     model = hv.render(view, backend="bokeh")  # builds the bokeh model offline
     assert model is not None
 
-    without = maps.interactive_view(None, *fields[1:])
+    without = interactive.interactive_view(None, *fields[1:])
     assert [p.last.vdims[0].name for p in without] == ["observation", "recovered"]

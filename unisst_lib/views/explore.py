@@ -10,8 +10,10 @@ Everything is computed with :mod:`unisst_lib.data.masks`, so the numbers are the
 training and evaluation use.
 
 :func:`load_explorer` builds one from a manifest split, with the cloud window the
-evaluation data set gives that sequence. :class:`ExplorerWidgets` wires ipywidgets
-sliders (threshold, time) to it for the notebook; the computations stay here.
+evaluation data set gives that sequence. The figures are drawn by
+:mod:`unisst_lib.views.explore_figures`;
+:class:`unisst_lib.views.explore_widgets.ExplorerWidgets` wires ipywidgets sliders
+(threshold, time) to an explorer for the notebook; the computations stay here.
 
 The readout has one stable, parseable format (:data:`READOUT_RE`)::
 
@@ -34,20 +36,19 @@ Examples
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from unisst_lib.core.errors import DataNotFoundError, ThresholdError, UnisstError
+from unisst_lib.core.errors import DataNotFoundError, UnisstError
 from unisst_lib.core.manifest import Manifest
 from unisst_lib.core.paths import DATA_DIR_ENV
 from unisst_lib.data.masks import (
@@ -60,13 +61,12 @@ from unisst_lib.data.masks import (
     occlusion_rate,
     occlusion_rate_curve,
 )
+from unisst_lib.views import explore_figures
 
 log = logging.getLogger(__name__)
 
 #: Thresholds of the occlusion-rate curve, g m-2: 55..80 in steps of 1 (the paper's range).
 CURVE_THRESHOLDS_GM2: tuple[float, ...] = tuple(float(t) for t in range(55, 81))
-#: Range the paper studies, g m-2 (shaded on the figures).
-STUDIED_RANGE_GM2 = (55.0, 80.0)
 #: Default histogram bin edges, g m-2 (values above the last edge go into the last bin).
 HISTOGRAM_EDGES_GM2 = np.arange(0.0, 302.5, 2.5)
 #: The readout: rate in % with one decimal, threshold in g m-2 (``:g``), frame index.
@@ -240,11 +240,12 @@ class MaskExplorer:
         """T, frames in the sequence."""
         return int(self.sst.shape[0])
 
-    def _check_time(self, time_index: int) -> int:
+    def check_time(self, time_index: int) -> int:
+        """``time_index`` as an int in 0..T-1; :class:`FrameIndexError` otherwise."""
         try:
             i = int(time_index)
-        except (TypeError, ValueError):
-            raise FrameIndexError(f"frame index {time_index!r} is not an integer") from None
+        except (TypeError, ValueError) as err:
+            raise FrameIndexError(f"frame index {time_index!r} is not an integer") from err
         if i != time_index:
             raise FrameIndexError(f"frame index {time_index!r} is not an integer")
         if not 0 <= i < self.n_frames:
@@ -256,7 +257,7 @@ class MaskExplorer:
 
     def time_of(self, time_index: int) -> np.datetime64 | None:
         """Time of frame ``time_index`` (None without a time coordinate)."""
-        i = self._check_time(time_index)
+        i = self.check_time(time_index)
         if "time" in self.sst.coords:
             return self.sst["time"].values[i]
         return None
@@ -270,12 +271,12 @@ class MaskExplorer:
     def occlusion_rate(self, threshold_gm2: float, time_index: int | None = None) -> float:
         """Occluded fraction in [0, 1] of frame ``time_index`` (None: the whole sequence)."""
         m = self.mask(threshold_gm2)
-        return occlusion_rate(m if time_index is None else m[self._check_time(time_index)])
+        return occlusion_rate(m if time_index is None else m[self.check_time(time_index)])
 
     def frame(self, threshold_gm2: float, time_index: int) -> FrameView:
         """Everything the notebook shows for one threshold (g m-2) and frame."""
         thr = check_threshold_gm2(threshold_gm2)
-        i = self._check_time(time_index)
+        i = self.check_time(time_index)
         lwp = self.lwp_kgm2[i]
         mask = lwp_to_mask(lwp, gm2_to_kgm2(thr))
         sst = self._sst_values[i]
@@ -355,146 +356,17 @@ class MaskExplorer:
             check_threshold_gm2(t)
         return occlusion_rate_curve(self._scope_lwp(scope), list(thresholds_gm2))
 
-    # -- figures --------------------------------------------------------------
-    def _extent(self) -> tuple[list[float] | None, str, str]:
-        if "latitude" in self.sst.coords and "longitude" in self.sst.coords:
-            lat = self.sst["latitude"].values
-            lon = self.sst["longitude"].values
-            if lat.size > 1 and lon.size > 1:
-                dy = float(lat[1] - lat[0]) / 2
-                dx = float(lon[1] - lon[0]) / 2
-                ext = [float(lon[0]) - dx, float(lon[-1]) + dx, float(lat[0]) - dy]
-                return [*ext, float(lat[-1]) + dy], "longitude (°E)", "latitude (°N)"
-        return None, "x (pixel)", "y (pixel)"
-
+    # -- figures (drawn by unisst_lib.views.explore_figures) -----------------
     def frame_figure(self, threshold_gm2: float, time_index: int) -> Figure:
         """LWP (g m-2, threshold contour), cloud mask and occluded SST (°C) of one frame."""
-        import cmocean
-        from matplotlib.colors import ListedColormap
-
-        v = self.frame(threshold_gm2, time_index)
-        extent, xlabel, ylabel = self._extent()
-        fig = Figure(figsize=(11, 3.6), layout="constrained")
-        ax_lwp, ax_mask, ax_sst = fig.subplots(1, 3, sharex=True, sharey=True)
-        kw = {"origin": "lower", "extent": extent, "aspect": "equal", "interpolation": "nearest"}
-        lwp_gm2 = kgm2_to_gm2(v.lwp_kgm2.astype(np.float64))
-        im = ax_lwp.imshow(lwp_gm2, cmap=cmocean.cm.rain, vmin=0, vmax=200, **kw)
-        fig.colorbar(im, ax=ax_lwp, shrink=0.85, label="LWP (g m$^{-2}$)", extend="max")
-        ax_lwp.contour(
-            lwp_gm2,
-            levels=[v.threshold_gm2],
-            colors="tab:red",
-            linewidths=0.8,
-            origin="lower",
-            extent=extent,
-        )
-        ax_lwp.set_title(f"liquid water path (red: {v.threshold_gm2:g} g m$^{{-2}}$)", fontsize=9)
-        ax_mask.imshow(
-            v.mask.astype(np.uint8),
-            cmap=ListedColormap(["#1f4e79", "0.92"]),
-            vmin=0,
-            vmax=1,
-            **kw,
-        )
-        ax_mask.set_title(
-            f"cloud mask (white: LWP > threshold), {100 * v.occlusion_rate:.1f} %", fontsize=9
-        )
-        cmap = cmocean.cm.thermal.with_extremes(bad="0.75")
-        lo, hi = self.sst_range
-        im = ax_sst.imshow(v.observed_c, cmap=cmap, vmin=lo, vmax=hi, **kw)
-        fig.colorbar(im, ax=ax_sst, shrink=0.85, label="SST (°C)")
-        ax_sst.set_title("SST seen through the clouds (grey: occluded)", fontsize=9)
-        for ax in (ax_lwp, ax_mask, ax_sst):
-            ax.set_xlabel(xlabel, fontsize=8)
-            ax.tick_params(labelsize=7)
-        ax_lwp.set_ylabel(ylabel, fontsize=8)
-        when = "" if v.time is None else f", {np.datetime_as_string(v.time, unit='m')}"
-        fig.suptitle(
-            f"frame {v.time_index} of {self.n_frames}{when} (cloud step "
-            f"{int(self.cloud_steps[v.time_index])}): {v.readout}",
-            fontsize=10,
-        )
-        return fig
+        return explore_figures.frame_figure(self, threshold_gm2, time_index)
 
     def lwp_figure(self, time_indices: Sequence[int] | None = None) -> Figure:
         """LWP fields (g m-2) of a few frames (default 4 evenly spaced)."""
-        import cmocean
-
-        if time_indices is None:
-            time_indices = np.linspace(0, self.n_frames - 1, 4).astype(int).tolist()
-        idx = [self._check_time(i) for i in time_indices]
-        extent, xlabel, ylabel = self._extent()
-        fig = Figure(figsize=(2.8 * len(idx) + 1.0, 3.2), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(idx), sharex=True, sharey=True))
-        im = None
-        for ax, i in zip(axes, idx, strict=True):
-            im = ax.imshow(
-                kgm2_to_gm2(self.lwp_kgm2[i].astype(np.float64)),
-                origin="lower",
-                extent=extent,
-                cmap=cmocean.cm.rain,
-                vmin=0,
-                vmax=200,
-                interpolation="nearest",
-            )
-            t = self.time_of(i)
-            label = f"frame {i}" + ("" if t is None else f", {np.datetime_as_string(t, 'm')}")
-            ax.set_title(label, fontsize=8)
-            ax.set_xlabel(xlabel, fontsize=8)
-            ax.tick_params(labelsize=7)
-        axes[0].set_ylabel(ylabel, fontsize=8)
-        fig.colorbar(im, ax=list(axes), shrink=0.85, label="LWP (g m$^{-2}$)", extend="max")
-        return fig
+        return explore_figures.lwp_figure(self, time_indices)
 
 
-# ---------------------------------------------------------- summary figures
-def histogram_figure(
-    histograms: dict[str, tuple[np.ndarray, np.ndarray]],
-    *,
-    threshold_gm2: float | None = None,
-) -> Figure:
-    """LWP histograms as densities (per g m-2), the studied range 55..80 shaded.
-
-    Parameters
-    ----------
-    histograms
-        Label -> ``(counts, edges_gm2)`` from :meth:`MaskExplorer.histogram`.
-    threshold_gm2
-        Drawn as a vertical line when given.
-    """
-    fig = Figure(figsize=(7, 3.4), layout="constrained")
-    ax = fig.subplots()
-    for label, (counts, edges) in histograms.items():
-        density = counts / max(int(counts.sum()), 1) / np.diff(edges)
-        ax.stairs(density, edges, label=label, lw=1.2)
-    ax.axvspan(*STUDIED_RANGE_GM2, color="0.85", zorder=0, label="studied 55–80 g m$^{-2}$")
-    if threshold_gm2 is not None:
-        ax.axvline(threshold_gm2, color="tab:red", lw=1, label=f"{threshold_gm2:g} g m$^{{-2}}$")
-    ax.set(xlabel="liquid water path (g m$^{-2}$)", ylabel="density (per g m$^{-2}$)")
-    ax.set_xlim(left=0)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def curve_figure(
-    curves: dict[str, xr.DataArray],
-    *,
-    threshold_gm2: float | None = None,
-) -> Figure:
-    """Occlusion rate (%) against the LWP threshold (g m-2), one line per curve."""
-    fig = Figure(figsize=(6, 3.6), layout="constrained")
-    ax = fig.subplots()
-    for label, c in curves.items():
-        ax.plot(c["threshold"].values, 100 * c.values, marker="o", ms=3, label=label)
-    if threshold_gm2 is not None:
-        ax.axvline(threshold_gm2, color="tab:red", lw=1, label=f"{threshold_gm2:g} g m$^{{-2}}$")
-    ax.set(xlabel="LWP threshold (g m$^{-2}$)", ylabel="occluded pixels (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
+# ------------------------------------------------------------------- tables
 def rate_table(
     curves: dict[str, xr.DataArray], thresholds_gm2: Sequence[float] = (55, 60, 65, 70, 75, 80)
 ):
@@ -513,13 +385,6 @@ def rate_table(
             raise ValueError(f"curve {label!r} has no value at thresholds {missing} g m-2")
         cols[label] = np.round(100 * c.sel(threshold=thr).values, 1)
     return pd.DataFrame(cols, index=pd.Index(thr, name="threshold (g m-2)"))
-
-
-def figure_png(fig: Figure, *, dpi: int = 80) -> bytes:
-    """PNG bytes of a figure (for an ``ipywidgets.Image``)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
 
 
 # ------------------------------------------------------------------ loading
@@ -589,8 +454,8 @@ def load_explorer(
             data_dir=root,
             preload=False,
         )
-    except DataNotFoundError as e:
-        raise DataNotFoundError(f"{e} (data directory: {root.resolve()})") from None
+    except DataNotFoundError as err:
+        raise DataNotFoundError(f"{err} (data directory: {root.resolve()})") from err
     n = len(ds.sequences)
     if not 0 <= int(index) < n:
         raise FrameIndexError(
@@ -606,100 +471,3 @@ def load_explorer(
         cloud_start=where.start,
         offset=(where.row, where.col),
     )
-
-
-# ------------------------------------------------------------------ widgets
-#: CSS classes of the widgets (for styling and browser tests).
-CSS_THRESHOLD = "unisst-threshold"
-CSS_TIME = "unisst-time"
-CSS_READOUT = "unisst-readout"
-CSS_FRAME = "unisst-frame"
-
-
-class ExplorerWidgets:
-    """Sliders for the LWP threshold (g m-2) and the frame, a readout and the frame figure.
-
-    Moving either slider recomputes :meth:`MaskExplorer.frame` and sets the readout
-    (a ``Label`` with CSS class ``unisst-readout``, text :func:`format_readout`) and
-    the figure (an ``Image`` holding :meth:`MaskExplorer.frame_figure` as PNG, so no
-    interactive matplotlib backend is needed). The sliders carry the CSS classes
-    ``unisst-threshold`` and ``unisst-time``; ``box`` is what a notebook displays.
-
-    Parameters
-    ----------
-    explorer
-        The sequence and its clouds.
-    threshold_gm2, time_index
-        Initial slider values (g m-2, frame index).
-    threshold_range_gm2, step_gm2
-        The threshold slider's range and step, g m-2.
-    dpi
-        Resolution of the frame figure.
-    """
-
-    def __init__(
-        self,
-        explorer: MaskExplorer,
-        *,
-        threshold_gm2: float = 70.0,
-        time_index: int = 0,
-        threshold_range_gm2: tuple[float, float] = (40.0, 100.0),
-        step_gm2: float = 0.5,
-        dpi: int = 80,
-    ) -> None:
-        import ipywidgets as widgets
-
-        thr = check_threshold_gm2(threshold_gm2)
-        lo, hi = (check_threshold_gm2(v) for v in threshold_range_gm2)
-        if not lo <= thr <= hi:
-            raise ThresholdError(
-                f"threshold {thr:g} g m-2 is outside the slider's range {lo:g}..{hi:g} g m-2: "
-                "pass a threshold inside it or widen threshold_range_gm2."
-            )
-        self.explorer = explorer
-        self.dpi = int(dpi)
-        style = {"description_width": "initial"}
-        self.threshold = widgets.FloatSlider(
-            value=thr,
-            min=lo,
-            max=hi,
-            step=step_gm2,
-            description="LWP threshold (g/m²)",
-            readout_format=".1f",
-            continuous_update=False,
-            style=style,
-            layout=widgets.Layout(width="460px"),
-        )
-        self.time = widgets.IntSlider(
-            value=explorer._check_time(time_index),
-            min=0,
-            max=explorer.n_frames - 1,
-            step=1,
-            description="frame",
-            continuous_update=False,
-            style=style,
-            layout=widgets.Layout(width="400px"),
-        )
-        self.readout = widgets.Label(value="")
-        self.image = widgets.Image(format="png")
-        self.threshold.add_class(CSS_THRESHOLD)
-        self.time.add_class(CSS_TIME)
-        self.readout.add_class(CSS_READOUT)
-        self.image.add_class(CSS_FRAME)
-        self.threshold.observe(self.update, names="value")
-        self.time.observe(self.update, names="value")
-        self.update()
-        self.box = widgets.VBox(
-            [widgets.HBox([self.threshold, self.time]), self.readout, self.image]
-        )
-
-    def update(self, *_: Any) -> None:
-        """Recompute the readout and the figure for the sliders' current values."""
-        thr, t = self.threshold.value, self.time.value
-        self.readout.value = self.explorer.readout(thr, t)
-        self.image.value = figure_png(self.explorer.frame_figure(thr, t), dpi=self.dpi)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.box)
