@@ -1,4 +1,4 @@
-"""Tests of unisst_lib.methods.baselines on small synthetic fields with known answers."""
+"""Tests of the baselines (unisst_lib.methods.baselines, .interp, .dineof) with known answers."""
 
 from __future__ import annotations
 
@@ -7,17 +7,11 @@ import pytest
 from scipy import ndimage
 
 from unisst_lib.core.errors import UnisstError
-from unisst_lib.methods import baselines
-from unisst_lib.methods.baselines import (
-    BASELINE_NAMES,
-    BaselineInputError,
-    dineof,
-    fill_baseline,
-    fill_dineof,
-    fill_laplace,
-    fill_mean,
-    fill_temporal,
-)
+from unisst_lib.methods import dineof as dineof_module
+from unisst_lib.methods.baselines import BASELINE_NAMES, fill_baseline
+from unisst_lib.methods.dineof import dineof, fill_dineof
+from unisst_lib.methods.interp import fill_laplace, fill_mean, fill_temporal
+from unisst_lib.methods.problem import BaselineInputError
 
 METHODS = {
     "mean": fill_mean,
@@ -221,7 +215,7 @@ def test_dineof_randomised_svd_matches_exact(monkeypatch, alpha: float) -> None:
     mask = blob_mask(sst.shape, 0.3, seed=11)
     opts = {"n_eofs": 3, "tol": 1e-6, "max_iter": 300, "temporal_filter": alpha}
     exact = dineof(sst, mask, **opts)
-    monkeypatch.setattr(baselines, "EXACT_SVD_MAX_DIM", 8)  # force the subspace iteration
+    monkeypatch.setattr(dineof_module, "EXACT_SVD_MAX_DIM", 8)  # force the subspace iteration
     approx = dineof(sst, mask, **opts)
     assert approx.converged and exact.converged
     np.testing.assert_allclose(approx.filled, exact.filled, atol=2e-3)

@@ -15,7 +15,8 @@ from unisst_lib.methods.fill import default_checkpoint, fill
 
 @pytest.fixture(scope="module")
 def ckpt(tiny_data_dir, tmp_path_factory):
-    from unisst_lib.training.loop import load_config, train
+    from unisst_lib.training.config import load_config
+    from unisst_lib.training.loop import train
 
     out = tmp_path_factory.mktemp("fillrun") / "run"
     cfg = load_config(

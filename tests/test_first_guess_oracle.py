@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from unisst_lib.methods.baselines import fill_temporal
+from unisst_lib.methods.interp import fill_in_time, fill_temporal
 from unisst_lib.models import GeneratorConfig, build_discriminators, build_generator
-from unisst_lib.models.fast import OUTPUT_BOUND, FastGenerator, temporal_first_guess
-from unisst_lib.training.loop import load_checkpoint, load_config, train
+from unisst_lib.models.fast import (
+    NEVER_OBSERVED_GUESS,
+    OUTPUT_BOUND,
+    FastGenerator,
+    temporal_first_guess,
+)
+from unisst_lib.models.time_interp import linear_in_time
+from unisst_lib.training.checkpoints import load_checkpoint
+from unisst_lib.training.config import load_config
+from unisst_lib.training.loop import train
 
 
 def random_problem(seed: int = 0, shape=(2, 1, 10, 6, 7)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,6 +56,68 @@ def test_temporal_first_guess_is_fill_temporal_where_observed_once():
     # the special pixels, by hand
     np.testing.assert_array_equal(guess[0, 0, :, 1, 1], y[0, 0, 4, 1, 1].expand(10))
     np.testing.assert_array_equal(guess[1, 0, :, 5, 6], y[1, 0, :, 5, 6])
+
+
+def numpy_interp_time(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The baselines' former NumPy interpolation of (T, N) ``values``: an independent oracle."""
+    n_t = values.shape[0]
+    t = np.arange(n_t, dtype=np.int32)[:, None]  # (T, 1)
+    prev = np.maximum.accumulate(np.where(known, t, -1), axis=0)  # (T, N)
+    nxt = np.minimum.accumulate(np.where(known, t, n_t)[::-1], axis=0)[::-1]  # (T, N)
+    lo = np.clip(np.where(prev >= 0, prev, nxt), 0, n_t - 1)
+    hi = np.clip(np.where(nxt < n_t, nxt, lo), 0, n_t - 1)
+    v_lo = np.take_along_axis(values, lo, axis=0)
+    v_hi = np.take_along_axis(values, hi, axis=0)
+    span = hi - lo
+    w = np.divide(t - lo, span, out=np.zeros(span.shape), where=span > 0)
+    return np.where(known, values, v_lo + w * (v_hi - v_lo))
+
+
+def test_linear_in_time_values_and_where_defined():
+    y, mask = random_problem(seed=3)
+    seen = ~mask.bool()
+    filled, defined = linear_in_time(y.masked_fill(~seen, float("nan")), seen, dim=2)
+    assert filled.shape == y.shape and filled.dtype == y.dtype and defined.dtype == torch.bool
+    expected_defined = seen.any(dim=2, keepdim=True).expand_as(seen)
+    assert torch.equal(defined, expected_defined) and not defined.all()
+    assert torch.isnan(filled[~defined]).all() and torch.isfinite(filled[defined]).all()
+    assert torch.equal(filled[seen], y[seen])  # observations exactly
+    # the same numbers as the NumPy interpolation the baselines used, bit for bit
+    t_first = y.movedim(2, 0).reshape(y.shape[2], -1).numpy()  # (T, B·H·W)
+    k_first = seen.movedim(2, 0).reshape(y.shape[2], -1).numpy()
+    ref = numpy_interp_time(t_first, k_first)
+    got = filled.movedim(2, 0).reshape(y.shape[2], -1).numpy()
+    cols = k_first.any(axis=0)
+    np.testing.assert_array_equal(got[:, cols], ref[:, cols])
+    values, known_once = fill_in_time(t_first.copy(), k_first.copy())
+    np.testing.assert_array_equal(values[:, cols], ref[:, cols])
+    np.testing.assert_array_equal(known_once, cols)
+
+
+def test_baseline_and_first_guess_agree_exactly_where_defined():
+    """One interpolation: equal bit for bit wherever a pixel is observed in the window.
+
+    A never-observed pixel is each caller's own step: 0 (the window mean) for the
+    generator, a harmonic fill in space for the baseline.
+    """
+    rng = np.random.default_rng(4)
+    n_t, h, w = 12, 8, 9
+    yy, xx = np.mgrid[0:h, 0:w]
+    field = 20.0 + 0.3 * yy - 0.2 * xx + rng.normal(0.0, 0.1, (n_t, 1, 1))  # harmonic in space
+    occluded = rng.random((n_t, h, w)) < 0.6
+    occluded[:, 0, :2] = True  # never observed, at the edge
+    occluded[:, 2:5, 3:6] = False  # a ring observed in every frame ...
+    occluded[:, 3, 4] = True  # ... around an interior pixel never observed
+    mask = torch.from_numpy(occluded.astype(np.float64))[None, None]
+    guess = temporal_first_guess(torch.from_numpy(field)[None, None], mask)[0, 0].numpy()
+    base = fill_temporal(field, occluded)
+    once = (~occluded).any(axis=0)  # (H, W)
+    np.testing.assert_array_equal(guess[:, once], base[:, once])
+    never = ~once
+    assert never.sum() >= 2
+    assert (guess[:, never] == NEVER_OBSERVED_GUESS).all()
+    assert np.isfinite(base[:, never]).all() and (base[:, never] != NEVER_OBSERVED_GUESS).all()
+    np.testing.assert_allclose(base[:, 3, 4], field[:, 3, 4], rtol=0, atol=1e-9)
 
 
 def test_temporal_first_guess_linear_ramp_and_fill_values():

@@ -28,14 +28,14 @@ _API = {
     "load_manifest": "unisst_lib.core.manifest:load_manifest",
     "make_twin": "unisst_lib.data.twin.make:make_twin",
     "make_dataset": "unisst_lib.data.sequences:make_dataset",
-    "load_config": "unisst_lib.training.loop:load_config",
+    "load_config": "unisst_lib.training.config:load_config",
     "train": "unisst_lib.training.loop:train",
-    "load_generator": "unisst_lib.training.loop:load_generator",
+    "load_generator": "unisst_lib.training.checkpoints:load_generator",
     "evaluate_thresholds": "unisst_lib.evaluation.validation:evaluate_thresholds",
     "recover_sequence": "unisst_lib.evaluation.validation:recover_sequence",
     "fill": "unisst_lib.methods.fill:fill",
     "fill_baseline": "unisst_lib.methods.baselines:fill_baseline",
-    "dineof": "unisst_lib.methods.baselines:dineof",
+    "dineof": "unisst_lib.methods.dineof:dineof",
 }
 
 __all__ = ["__version__", *_API]

@@ -23,19 +23,24 @@ direction and a size-1 depth axis.
 
 Normalisation is affine, so the model works in the input's own units (K or °C)
 and the filled values come back in them; observed values are copied bit for bit.
+
+:func:`fill` runs four steps: plan the windows (:func:`_plan`: frame spacing,
+model), read (:func:`_read`: mask, land, observed mean), run each interleaved
+series through :func:`unisst_lib.methods.tiling.fill_series` with the method's
+predictor, and write the result (:mod:`unisst_lib.methods.fill_output`).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import logging
 import os
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pooch
 import xarray as xr
-from tqdm.auto import tqdm
 
 import unisst_lib
 from unisst_lib.core.errors import (
@@ -45,14 +50,20 @@ from unisst_lib.core.errors import (
     GridError,
     UnisstError,
 )
+from unisst_lib.core.manifest import load_manifest
 from unisst_lib.data.io import _standard_axes, select_sst
+from unisst_lib.methods.dineof import fill_dineof
+from unisst_lib.methods.fill_output import output_dataset, to_input_layout
+from unisst_lib.methods.interp import fill_temporal
+from unisst_lib.methods.problem import BaselineInputError
+from unisst_lib.methods.tiling import Predictor, fill_series, predict_tiles
+from unisst_lib.models.device import select_device
+from unisst_lib.training.checkpoints import load_generator
 
 log = logging.getLogger(__name__)
 
 METHODS = ("unisst", "dineof", "interp")
-TILE_SIZE = 64
 BASELINE_WINDOW = 48  # frames per window of the dineof / interp methods
-FILL_FLAG_MEANINGS = "observed_or_land reconstructed"
 
 
 class FillError(DataFormatError):
@@ -62,46 +73,6 @@ class FillError(DataFormatError):
 def default_checkpoint() -> Path:
     """The checkpoint shipped with the package (``unisst_lib/checkpoints/fast_twin.pt``)."""
     return Path(unisst_lib.__file__).parent / "checkpoints" / "fast_twin.pt"
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _ramp(n: int, overlap: int) -> np.ndarray:
-    """Blending weight of a tile of ``n`` samples: linear ramps over ``overlap`` at each end."""
-    i = np.arange(n, dtype=np.float64)
-    if overlap <= 0:
-        return np.ones(n)
-    return np.minimum(1.0, np.minimum(i + 0.5, n - i - 0.5) / overlap)
-
-
-def _starts(n: int, size: int, overlap: int) -> list[int]:
-    """Window starts covering ``0..n`` with windows of ``size`` overlapping by ≥ ``overlap``."""
-    if n <= size:
-        return [0]
-    stride = max(1, size - overlap)
-    starts = list(range(0, n - size + 1, stride))
-    if starts[-1] != n - size:
-        starts.append(n - size)
-    return starts
-
-
-def _frame_step(times: np.ndarray) -> np.timedelta64 | None:
-    if len(times) < 2:
-        return None
-    d = np.diff(times.astype("datetime64[s]")).astype(np.int64)
-    if (d <= 0).any() or (d != d[0]).any():
-        raise GridError(
-            f"the time axis has irregular steps (between {d.min() / 3600:g} h and "
-            f"{d.max() / 3600:g} h): unisst fill needs equally spaced frames. Select a regular "
-            'subset first, e.g. ds.resample(time="6h").nearest().'
-        )
-    return np.timedelta64(int(d[0]), "s")
 
 
 def fill(
@@ -170,204 +141,105 @@ def fill(
     if method not in METHODS:
         raise FillError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     name, da = select_sst(ds, variable, source="the data set")
-    times = da["time"].values
-    step = _frame_step(times)
+    plan = _plan(
+        method, da, checkpoint=checkpoint, device=device, resample=resample,
+        overlap_frames=overlap_frames,
+    )  # fmt: skip
+    src = _read(ds, name, da, mask_variable=mask_variable, plan=plan)
+    out, needed = _run(
+        src, plan, method=method, tile_overlap=tile_overlap, batch_size=batch_size,
+        progress=progress,
+    )  # fmt: skip
+    sha = plan.model["sha256"] if plan.model is not None else "none"
+    res = output_dataset(
+        ds, name, src.sst, out, needed, method=method, checkpoint_sha256=sha, history=history
+    )
+    return to_input_layout(res, ds[name], [name, f"{name}_filled_mask"])
 
-    model = None
-    stride_t = 1
-    phases = 1
-    ckpt_sha = "none"
+
+# ----------------------------------------------------------------- plan
+@dataclass
+class _Plan:
+    """How :func:`fill` cuts the series: time windows, frame stride, interleaved series."""
+
+    window: int  # frames per time window
+    overlap: int  # frames shared by consecutive windows
+    stride: int = 1  # keep every stride-th frame (resample=True)
+    phases: int = 1  # fill frames p, p + phases, … as a series of their own, for each p
+    model: dict | None = None  # load_model's dict (method "unisst")
+
+
+def _plan(method, da, *, checkpoint, device, resample, overlap_frames) -> _Plan:
+    """The windows of ``method`` on ``da``: the model's sequence length and spacing (unisst)."""
+    step = _frame_step(da["time"].values)
+    model, window, stride, phases = None, BASELINE_WINDOW, 1, 1
     if method == "unisst":
-        model = _load_model(checkpoint, device)
-        ckpt_sha = model["sha256"]
-        interval = np.timedelta64(int(model["interval_hours"]) * 3600, "s")
-        if step is not None and step != interval:
-            k = interval / step
-            step_h = step / np.timedelta64(3600, "s")
-            if k > 1 and float(k).is_integer() and resample:
-                log.info(
-                    "keeping every %d-th frame (file %g h, model %s h)",
-                    int(k),
-                    step_h,
-                    model["interval_hours"],
-                )
-                stride_t = int(k)
-                da = da.isel(time=slice(None, None, stride_t))
-            elif k > 1 and float(k).is_integer():
-                log.info(
-                    "filling %d interleaved series of frames %s h apart (file %g h)",
-                    int(k),
-                    model["interval_hours"],
-                    step_h,
-                )
-                phases = int(k)
-            else:
-                raise FillError(
-                    f"the file's frames are {step_h:g} h apart but the model was trained on "
-                    f"frames {model['interval_hours']} h apart, and {step_h:g} h does not "
-                    "divide it: resample the file to a step that does, e.g. "
-                    f'ds.resample(time="{model["interval_hours"]}h").nearest(), or use a '
-                    "model trained at the file's spacing."
-                )
+        model = load_model(checkpoint, device)
         window = int(model["seq_len"])
-    else:
-        window = BASELINE_WINDOW
-
-    mask_da = None
-    if mask_variable is not None:
-        if mask_variable not in ds.variables:
-            raise FillError(
-                f"no mask variable {mask_variable!r}; the data set has: "
-                f"{', '.join(map(str, ds.data_vars))}"
-            )
-        mask_da = _standard_axes(ds[mask_variable], "the data set")
-        if mask_da.shape != (len(times), *da.shape[1:]):
-            raise FillError(
-                f"mask variable {mask_variable!r} has shape {mask_da.shape}, the SST "
-                f"{(len(times), *da.shape[1:])}: give one mask value per SST pixel (1 = missing)."
-            )
-        mask_da = mask_da.isel(time=slice(None, None, stride_t))
-
-    T, H, W = da.shape
+        stride, phases = _match_spacing(step, model, resample=resample)
     overlap = window // 2 if overlap_frames is None else int(overlap_frames)
     if not 0 <= overlap < window:
         raise FillError(f"overlap_frames must be in 0..{window - 1}, got {overlap}")
+    return _Plan(window, overlap, stride, phases, model)
 
-    def reader(src, msk):
-        def read(s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
-            x = np.asarray(src.isel(time=slice(s, e)).values)
-            missing = ~np.isfinite(x)
-            if msk is not None:
-                missing |= np.asarray(msk.isel(time=slice(s, e)).values) == 1
-            return x, missing
 
-        return read
-
-    # pass 1 (all frames): land (missing in every frame) and the mean of the observed values
-    read_all = reader(da, mask_da)
-    seen = np.zeros((H, W), bool)
-    total, count = 0.0, 0
-    chunk = max(window, 1) * phases
-    for s in range(0, T, chunk):
-        x, missing = read_all(s, min(T, s + chunk))
-        seen |= (~missing).any(axis=0)
-        total += float(x[~missing].astype(np.float64).sum())
-        count += int((~missing).sum())
-    if count == 0:
-        raise FillError(
-            f"every value of {name!r} is missing (NaN, _FillValue or masked): there is "
-            "nothing to fill from. Check the file, the variable and the mask convention "
-            "(1 = missing)."
+def _frame_step(times: np.ndarray) -> np.timedelta64 | None:
+    """The step between frames (None for a single frame); irregular steps are refused."""
+    if len(times) < 2:
+        return None
+    d = np.diff(times.astype("datetime64[s]")).astype(np.int64)
+    if (d <= 0).any() or (d != d[0]).any():
+        raise GridError(
+            f"the time axis has irregular steps (between {d.min() / 3600:g} h and "
+            f"{d.max() / 3600:g} h): unisst fill needs equally spaced frames. Select a regular "
+            'subset first, e.g. ds.resample(time="6h").nearest().'
         )
-    land = ~seen
-    global_mean = total / count
+    return np.timedelta64(int(d[0]), "s")
 
-    out = np.empty(da.shape, dtype=np.result_type(da.dtype, np.float32))
-    needed = np.zeros(da.shape, bool)
-    for p in range(phases):
-        sub = slice(p, None, phases)
-        src = da.isel(time=sub) if phases > 1 else da
-        msk = None if mask_da is None else (mask_da.isel(time=sub) if phases > 1 else mask_da)
-        o, nd = _fill_series(
-            reader(src, msk),
-            src.shape,
-            out.dtype,
-            land,
-            global_mean,
-            method=method,
-            model=model,
-            window=window,
-            overlap=overlap,
-            tile_overlap=tile_overlap,
-            batch_size=batch_size,
-            progress=progress,
-            desc=f"fill ({method})" + (f" {p + 1}/{phases}" if phases > 1 else ""),
+
+def _match_spacing(step: np.timedelta64 | None, model: dict, *, resample: bool) -> tuple[int, int]:
+    """(stride, phases) that bring frames ``step`` apart to the model's spacing.
+
+    Frames k times closer than the model's are kept every k-th (``resample``) or
+    filled as k interleaved series; other spacings are refused.
+    """
+    interval = np.timedelta64(int(model["interval_hours"]) * 3600, "s")
+    if step is None or step == interval:
+        return 1, 1
+    k = interval / step
+    step_h = step / np.timedelta64(3600, "s")
+    if k > 1 and float(k).is_integer() and resample:
+        log.info(
+            "keeping every %d-th frame (file %g h, model %s h)",
+            int(k),
+            step_h,
+            model["interval_hours"],
         )
-        out[sub] = o
-        needed[sub] = nd
-        del o, nd
-
-    res = _dataset(ds, name, da, out, needed, method, ckpt_sha, history)
-    return _input_layout(res, ds[name], [name, f"{name}_filled_mask"])
-
-
-def _fill_series(
-    read,
-    shape,
-    dtype,
-    land,
-    global_mean,
-    *,
-    method,
-    model,
-    window,
-    overlap,
-    tile_overlap,
-    batch_size,
-    progress,
-    desc,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fill one equally spaced series (frames read by ``read(s, e)``) window by window."""
-    T, H, W = shape
-    starts = _starts(T, window, overlap)
-    out = np.empty(shape, dtype=dtype)
-    needed = np.zeros(shape, bool)
-    w_t = _ramp(min(window, T), overlap) if T > window else np.ones(T)
-    # streaming accumulators over [buf0, buf0 + window)
-    buf0 = 0
-    bw = min(window, T)
-    acc_v = np.zeros((bw, H, W))
-    acc_w = np.zeros((bw, H, W))
-    bar = tqdm(total=len(starts), desc=desc, disable=not progress, unit="window")
-    for s in starts:
-        e = min(T, s + window)
-        # finalise frames before s
-        if s > buf0:
-            n = s - buf0
-            _finalise(out, needed, acc_v[:n], acc_w[:n], buf0, global_mean)
-            acc_v = np.concatenate([acc_v[n:], np.zeros((n, H, W))])
-            acc_w = np.concatenate([acc_w[n:], np.zeros((n, H, W))])
-            buf0 = s
-        x, missing = read(s, e)
-        out[s:e] = x
-        need = missing & ~land[None]
-        needed[s:e] = need
-        if need.any():
-            pred, wgt = (
-                _predict_unisst(model, x, missing, land, tile_overlap, batch_size)
-                if method == "unisst"
-                else _predict_baseline(method, x, missing, land)
-            )
-            wt = w_t[: e - s, None, None] * wgt
-            off = s - buf0
-            acc_v[off : off + e - s] += np.where(wt > 0, pred, 0.0) * wt
-            acc_w[off : off + e - s] += wt
-        bar.update(1)
-    bar.close()
-    _finalise(out, needed, acc_v[: T - buf0], acc_w[: T - buf0], buf0, global_mean)
-    return out, needed
+        return int(k), 1
+    if k > 1 and float(k).is_integer():
+        log.info(
+            "filling %d interleaved series of frames %s h apart (file %g h)",
+            int(k),
+            model["interval_hours"],
+            step_h,
+        )
+        return 1, int(k)
+    raise FillError(
+        f"the file's frames are {step_h:g} h apart but the model was trained on "
+        f"frames {model['interval_hours']} h apart, and {step_h:g} h does not "
+        "divide it: resample the file to a step that does, e.g. "
+        f'ds.resample(time="{model["interval_hours"]}h").nearest(), or use a '
+        "model trained at the file's spacing."
+    )
 
 
-def _finalise(out, needed, acc_v, acc_w, t0, global_mean) -> None:
-    n = len(acc_v)
-    sl = slice(t0, t0 + n)
-    nd = needed[sl]
-    if not nd.any():
-        return
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = acc_v / acc_w
-    v = np.where(acc_w > 0, v, global_mean)
-    block = out[sl]
-    block[nd] = v[nd].astype(out.dtype)
-    out[sl] = block
+def load_model(checkpoint, device) -> dict:
+    """The generator of ``checkpoint`` (default :func:`default_checkpoint`) and what fill needs.
 
-
-def _load_model(checkpoint, device) -> dict:
-    import torch  # noqa: F401  (deferred: the baselines need no torch)
-
-    from unisst_lib.core.manifest import load_manifest
-    from unisst_lib.training.loop import load_generator, select_device
-
+    Returns a dict: ``generator``, ``device``, ``seq_len`` and ``interval_hours``
+    (of the split set it was trained on), ``std_factor`` and ``fill_value`` (the
+    normalisation) and ``sha256`` (of the file).
+    """
     path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     if checkpoint is None and not path.is_file():
         raise DataNotFoundError(
@@ -382,7 +254,7 @@ def _load_model(checkpoint, device) -> dict:
     try:
         split = m.split_set(cfg.data.split_set)
     except UnisstError as err:
-        raise CorruptFileError(f"checkpoint {path}: {err}") from None
+        raise CorruptFileError(f"checkpoint {path}: {err}") from err
     return {
         "generator": generator,
         "device": dev,
@@ -390,13 +262,119 @@ def _load_model(checkpoint, device) -> dict:
         "interval_hours": split.interval_hours,
         "std_factor": m.normalisation.std_factor,
         "fill_value": m.normalisation.occluded_fill_value,
-        "sha256": sha256_file(path),
+        "sha256": pooch.file_hash(os.fspath(path), alg="sha256"),
     }
 
 
-def _predict_baseline(method, x, missing, land):
-    from unisst_lib.methods.baselines import BaselineInputError, fill_dineof, fill_temporal
+# ----------------------------------------------------------------- read
+@dataclass
+class _Input:
+    """What :func:`fill` reads: the SST, its mask, land and the observed mean."""
 
+    name: str
+    sst: xr.DataArray  # (time, latitude, longitude), every plan.stride-th frame
+    mask: xr.DataArray | None  # same dims, 1 where missing
+    land: np.ndarray  # (H, W) bool: missing in every frame
+    mean: float  # of the observed values, input units
+
+
+def _read(ds, name, da, *, mask_variable, plan: _Plan) -> _Input:
+    """The mask variable, the stride, land and the observed mean (a first pass over the data)."""
+    mask_da = _mask_variable(ds, mask_variable, da)
+    if plan.stride > 1:
+        da = da.isel(time=slice(None, None, plan.stride))
+    if mask_da is not None:
+        mask_da = mask_da.isel(time=slice(None, None, plan.stride))
+    land, mean = _land_and_mean(name, _reader(da, mask_da), da.shape, plan)
+    return _Input(name, da, mask_da, land, mean)
+
+
+def _mask_variable(ds, mask_variable, da) -> xr.DataArray | None:
+    """The (time, latitude, longitude) mask variable (1 = missing), checked against ``da``."""
+    if mask_variable is None:
+        return None
+    if mask_variable not in ds.variables:
+        raise FillError(
+            f"no mask variable {mask_variable!r}; the data set has: "
+            f"{', '.join(map(str, ds.data_vars))}"
+        )
+    mask_da = _standard_axes(ds[mask_variable], "the data set")
+    if mask_da.shape != da.shape:
+        raise FillError(
+            f"mask variable {mask_variable!r} has shape {mask_da.shape}, the SST "
+            f"{da.shape}: give one mask value per SST pixel (1 = missing)."
+        )
+    return mask_da
+
+
+def _reader(src: xr.DataArray, msk: xr.DataArray | None):
+    """``read(s, e)``: frames ``s:e`` of ``src`` and where they are missing (NaN or mask 1)."""
+
+    def read(s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(src.isel(time=slice(s, e)).values)
+        missing = ~np.isfinite(x)
+        if msk is not None:
+            missing |= np.asarray(msk.isel(time=slice(s, e)).values) == 1
+        return x, missing
+
+    return read
+
+
+def _land_and_mean(name, read, shape, plan: _Plan) -> tuple[np.ndarray, float]:
+    """Land (missing in every frame) and the mean of the observed values, over all frames."""
+    n_t, h, w = shape
+    seen = np.zeros((h, w), bool)
+    total, count = 0.0, 0
+    chunk = max(plan.window, 1) * plan.phases
+    for s in range(0, n_t, chunk):
+        x, missing = read(s, min(n_t, s + chunk))
+        seen |= (~missing).any(axis=0)
+        total += float(x[~missing].astype(np.float64).sum())
+        count += int((~missing).sum())
+    if count == 0:
+        raise FillError(
+            f"every value of {name!r} is missing (NaN, _FillValue or masked): there is "
+            "nothing to fill from. Check the file, the variable and the mask convention "
+            "(1 = missing)."
+        )
+    return ~seen, total / count
+
+
+# ------------------------------------------------------------------ run
+def _run(
+    src: _Input, plan: _Plan, *, method, tile_overlap, batch_size, progress
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill every interleaved series of ``src`` with ``method``; (values, reconstructed)."""
+    da, phases = src.sst, plan.phases
+    if method == "unisst":
+        predict: Predictor = partial(
+            predict_tiles, plan.model, tile_overlap=tile_overlap, batch_size=batch_size
+        )
+    else:
+        predict = partial(_predict_baseline, method, land=src.land)
+    out = np.empty(da.shape, dtype=np.result_type(da.dtype, np.float32))
+    needed = np.zeros(da.shape, bool)
+    for p in range(phases):
+        sub = slice(p, None, phases)
+        series = da.isel(time=sub) if phases > 1 else da
+        msk = None if src.mask is None else (src.mask.isel(time=sub) if phases > 1 else src.mask)
+        out[sub], needed[sub] = fill_series(
+            _reader(series, msk),
+            series.shape,
+            out.dtype,
+            src.land,
+            src.mean,
+            predict=predict,
+            window=plan.window,
+            overlap=plan.overlap,
+            progress=progress,
+            desc=f"fill ({method})" + (f" {p + 1}/{phases}" if phases > 1 else ""),
+        )
+    return out, needed
+
+
+def _predict_baseline(method, x, missing, *, land) -> tuple[np.ndarray, np.ndarray]:
+    """DINEOF or the temporal baseline on one window; weight 0 where it gives no value."""
     fn = fill_dineof if method == "dineof" else fill_temporal
     try:
         pred = fn(x.astype(np.float64), missing, land=land)
@@ -404,119 +382,3 @@ def _predict_baseline(method, x, missing, land):
         return np.zeros(x.shape), np.zeros(x.shape)
     ok = np.isfinite(pred)
     return np.where(ok, pred, 0.0), ok.astype(np.float64)
-
-
-def _predict_unisst(model, x, missing, land, tile_overlap, batch_size):
-    """The model's values for one time window (T', H, W), and their blending weights."""
-    import torch
-
-    from unisst_lib.data.sequences import NormalisationError, denormalise, normalise
-    from unisst_lib.models import reconstruct
-
-    L = model["seq_len"]
-    t, H, W = x.shape
-    P = TILE_SIZE
-    ys, xs = _starts(H, P, tile_overlap), _starts(W, P, tile_overlap)
-    wy = _ramp(P, tile_overlap) if H > P else np.ones(P)
-    wx = _ramp(P, tile_overlap) if W > P else np.ones(P)
-    w2 = wy[:, None] * wx[None, :]
-    pred = np.zeros(x.shape)
-    wsum = np.zeros(x.shape)
-    fill_v = float(model["fill_value"])
-    items = []
-    for y0 in ys:
-        for x0 in xs:
-            sub = x[:, y0 : y0 + P, x0 : x0 + P].astype(np.float64)
-            obs = ~missing[:, y0 : y0 + P, x0 : x0 + P]
-            try:
-                yv, _, mean, std = normalise(
-                    sub, obs, std_factor=model["std_factor"], fill_value=fill_v
-                )
-            except NormalisationError:
-                continue  # nothing observed in this tile and window
-            h, w = sub.shape[1:]
-            y_pad = np.full((L, P, P), fill_v, np.float32)
-            m_pad = np.ones((L, P, P), np.float32)
-            y_pad[:t, :h, :w] = yv
-            m_pad[:t, :h, :w] = ~(obs & np.isfinite(sub))
-            items.append((y0, x0, h, w, mean, std, y_pad, m_pad))
-    gen, dev = model["generator"], model["device"]
-    for b in range(0, len(items), batch_size):
-        batch = items[b : b + batch_size]
-        y = torch.from_numpy(np.stack([it[6] for it in batch])[:, None]).to(dev)
-        m = torch.from_numpy(np.stack([it[7] for it in batch])[:, None]).to(dev)
-        with torch.no_grad():
-            out = reconstruct(gen, y, m).float().cpu().numpy()[:, 0]
-        for (y0, x0, h, w, mean, std, _, _), o in zip(batch, out, strict=True):
-            v = denormalise(
-                o[:t, :h, :w].astype(np.float64), mean, std, std_factor=model["std_factor"]
-            )
-            ok = np.isfinite(v)
-            wt = np.where(ok, w2[None, :h, :w], 0.0)
-            pred[:, y0 : y0 + h, x0 : x0 + w] += np.where(ok, v, 0.0) * wt
-            wsum[:, y0 : y0 + h, x0 : x0 + w] += wt
-    with np.errstate(invalid="ignore", divide="ignore"):
-        res = np.where(wsum > 0, pred / wsum, 0.0)
-    return res, (wsum > 0).astype(np.float64)
-
-
-def _dataset(ds, name, da, out, needed, method, ckpt_sha, history) -> xr.Dataset:
-    coords = {k: da.coords[k] for k in ("time", "latitude", "longitude") if k in da.coords}
-    var = xr.DataArray(out, dims=da.dims, coords=coords, attrs=dict(da.attrs), name=name)
-    keep = ("dtype", "scale_factor", "add_offset", "_FillValue", "zlib", "complevel", "shuffle")
-    var.encoding = {k: v for k, v in da.encoding.items() if k in keep}
-    if "_FillValue" not in var.encoding and np.issubdtype(out.dtype, np.floating):
-        var.encoding["_FillValue"] = np.nan
-    flag = xr.DataArray(
-        needed.astype(np.int8),
-        dims=da.dims,
-        coords=coords,
-        attrs={
-            "long_name": f"1 where {name} was reconstructed by unisst fill ({method})",
-            "flag_values": np.array([0, 1], dtype=np.int8),
-            "flag_meanings": FILL_FLAG_MEANINGS,
-            "valid_range": np.array([0, 1], dtype=np.int8),
-        },
-    )
-    flag.encoding = {"dtype": "int8", "_FillValue": None}
-    attrs = dict(ds.attrs)
-    attrs.setdefault("Conventions", "CF-1.8")
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    line = f"{stamp}: {history or 'unisst_lib.methods.fill(method=' + repr(method) + ')'}"
-    old = str(attrs.get("history", "")).rstrip()
-    attrs["history"] = f"{old}\n{line}" if old else line
-    src = f"gaps filled by unisst {unisst_lib.__version__} ({method})"
-    attrs["source"] = f"{attrs['source']}; {src}" if attrs.get("source") else src
-    attrs["unisst_method"] = method
-    attrs["unisst_checkpoint_sha256"] = ckpt_sha
-    attrs["unisst_version"] = unisst_lib.__version__
-    return xr.Dataset({name: var, f"{name}_filled_mask": flag}, attrs=attrs)
-
-
-def _input_layout(res: xr.Dataset, orig: xr.DataArray, names: list[str]) -> xr.Dataset:
-    """``res`` (time, latitude, longitude) back to the dims, order and latitude direction of
-    ``orig``; a size-1 axis of ``orig`` (depth) comes back with its coordinate."""
-    from unisst_lib.data.io import _axis_name
-
-    dims = {k: _axis_name(orig, k) for k in ("time", "latitude", "longitude")}
-    lat = dims["latitude"]
-    if orig.sizes[lat] > 1 and lat in orig.coords:
-        lv = orig[lat].values
-        if float(lv[0]) > float(lv[-1]):
-            res = res.isel(latitude=slice(None, None, -1))
-    res = res.rename({k: v for k, v in dims.items() if v != k})
-    extra = [d for d in orig.dims if d not in dims.values()]
-    keep_extra = [d for d in extra if orig.sizes[d] == 1]
-    for d in keep_extra:
-        for n in names:
-            enc = res[n].encoding
-            res[n] = res[n].expand_dims({d: 1})
-            res[n].encoding = enc
-        if d in orig.coords:
-            res = res.assign_coords({d: orig[d].variable.copy()})
-    order = [d for d in orig.dims if d in res.dims]
-    for n in names:
-        enc = res[n].encoding
-        res[n] = res[n].transpose(*order)
-        res[n].encoding = enc
-    return res

@@ -42,39 +42,36 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import FactorisedConv3d
+from .time_interp import linear_in_time
 
 OUTPUT_BOUND = 2.0
 """The output is ``2·tanh(x/2)``: slope 1 near 0 and bounded to ±2 in normalised units,
 i.e. ±6 standard deviations of the sequence, where the data are mostly within ±1."""
 
 
+NEVER_OBSERVED_GUESS = 0.0
+"""First guess at a pixel never observed in the window: 0, the window mean in normalised units."""
+
+
 def temporal_first_guess(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-pixel linear interpolation in time between the nearest observed frames.
 
-    ``y``, ``mask``: (B, 1, T, H, W), mask 1 where occluded. Before the first
-    (after the last) observation the nearest observed value is repeated; a pixel
-    never observed in the window gets 0 (the sequence mean in normalised units).
+    ``y``, ``mask``: (B, 1, T, H, W), mask 1 where occluded. Two steps:
+
+    1. :func:`unisst_lib.models.time_interp.linear_in_time` along T (the same
+       interpolation as the ``temporal`` baseline): linear between observations,
+       the nearest observed value repeated before the first (after the last) one;
+    2. a pixel never observed in the window gets :data:`NEVER_OBSERVED_GUESS`
+       (0, the window mean in normalised units) — where the baseline fills such a
+       pixel in space instead.
 
     >>> y = torch.tensor([0.0, 9.0, 2.0, 9.0, 9.0]).view(1, 1, 5, 1, 1)
     >>> m = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0]).view(1, 1, 5, 1, 1)
     >>> temporal_first_guess(y, m).flatten().tolist()
     [0.0, 1.0, 2.0, 2.0, 2.0]
     """
-    t_dim = 2
-    n_t = y.shape[t_dim]
-    seen = ~mask.bool()
-    t = torch.arange(n_t, device=y.device).view(1, 1, n_t, 1, 1).expand_as(y)
-    prev = torch.cummax(torch.where(seen, t, -1), dim=t_dim).values
-    rev = torch.cummax(torch.where(seen, n_t - 1 - t, -1).flip(t_dim), dim=t_dim).values
-    nxt = (n_t - 1 - rev).flip(t_dim)  # first observed frame >= t; n_t where none
-    y0 = y.masked_fill(~seen, 0.0)
-    v_prev = torch.gather(y0, t_dim, prev.clamp(min=0))
-    v_next = torch.gather(y0, t_dim, nxt.clamp(max=n_t - 1))
-    has_prev, has_next = prev >= 0, nxt < n_t
-    w = (t - prev).to(y.dtype) / (nxt - prev).clamp(min=1).to(y.dtype)
-    both = v_prev + w * (v_next - v_prev)
-    out = torch.where(has_prev & has_next, both, torch.where(has_prev, v_prev, v_next))
-    return torch.where(has_prev | has_next, out, torch.zeros_like(out))
+    guess, defined = linear_in_time(y, ~mask.bool(), dim=2)
+    return guess.masked_fill(~defined, NEVER_OBSERVED_GUESS)
 
 
 class ResBlock(nn.Module):
