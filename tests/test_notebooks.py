@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import logging
 import math
 import os
 import sys
@@ -18,11 +19,28 @@ import nbformat
 import pytest
 
 from unisst_lib.cli import main
-from unisst_lib.notebooks import runner as nbs
+from unisst_lib.notebooks.helpers import (
+    LOG_HANDLER_NAME,
+    notebook_log_handler,
+    read_metrics,
+    setup_notebook,
+)
+from unisst_lib.notebooks.kernel import ensure_kernel, kernel_spec
+from unisst_lib.notebooks.locations import NotebookError, notebook_names, notebook_path
+from unisst_lib.notebooks.params import (
+    check_used,
+    demo_parameters,
+    load_parameter_file,
+    notebook_parameters,
+    parameters_for,
+    parse_assignments,
+)
+from unisst_lib.notebooks.runner import run_notebook
+from unisst_lib.notebooks.sweep import SWEEP_NOTEBOOKS, sweep, threshold_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = nbs.notebook_names(NOTEBOOKS)
+NAMES = notebook_names(NOTEBOOKS)
 REQUIRED = {"01_download", "02_mask_exploration", "03_training", "04_visualisation", "05_benchmark"}
 
 
@@ -32,7 +50,7 @@ def jupyter_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("jupyter")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_DATA_DIR", str(home))
-        nbs.ensure_kernel()
+        ensure_kernel()
         yield home
 
 
@@ -85,7 +103,7 @@ def _small_parameters(name: str, data_dir: Path, work: Path) -> dict:
         },
         "05_benchmark": {"results_file": work / "results.json"},
     }
-    declared = nbs.notebook_parameters(name, NOTEBOOKS)
+    declared = notebook_parameters(name, NOTEBOOKS)
     params = {k: v for k, v in {"data_dir": data_dir, "device": "cpu"}.items() if k in declared}
     if "out_dir" in declared:
         params["out_dir"] = work / name
@@ -135,7 +153,7 @@ def _errors(path: Path) -> list[str]:
 def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter_home):
     (work / "results.json").write_text(json.dumps(_fake_results()))
     params = _small_parameters(name, tiny_data_dir, work)
-    out = nbs.run_notebook(name, params, work / "executed", directory=NOTEBOOKS)
+    out = run_notebook(name, params, work / "executed", directory=NOTEBOOKS)
     assert out == work / "executed" / f"{name}.ipynb"
     assert _errors(out) == []
     executed = nbformat.read(out, as_version=4)
@@ -147,12 +165,12 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
         inv = json.loads((work / name / "inventory.json").read_text())
         assert [f["problems"] for f in inv["files"]] == ["", "", ""]
     if name == "03_training":
-        m = nbs.read_metrics(work / name / "metrics.json")
+        m = read_metrics(work / name / "metrics.json")
         assert m["split"] == "val" and m["step"] == 2 and m["threshold_gm2"] == 70.0
         assert 0 < m["rmse_c"] < 10 and 0 < m["occlusion_rate"] < 1
         assert (work / "run" / "checkpoints" / "best.pt").is_file()
     if name == "04_visualisation":
-        m = nbs.read_metrics(work / name / "metrics.json")
+        m = read_metrics(work / name / "metrics.json")
         assert m["split"] == "test" and 0 < m["rmse_c"] < 10 and 0 < m["mae_c"] <= m["rmse_c"]
         assert (work / name / "sample.png").is_file()
         assert (work / name / "sequence.gif").read_bytes()[:6] in (b"GIF89a", b"GIF87a")
@@ -165,7 +183,8 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
 
 def test_training_notebook_resumes_where_the_run_stopped(tiny_data_dir, work, jupyter_home):
     """03 with more steps on the run of the test above (or a 2-step run) continues it."""
-    from unisst_lib.training.loop import load_config, train
+    from unisst_lib.training.config import load_config
+    from unisst_lib.training.loop import train
     from unisst_lib.views.plots import read_log
 
     run = work / "run"
@@ -176,13 +195,13 @@ def test_training_notebook_resumes_where_the_run_stopped(tiny_data_dir, work, ju
     assert [r["step"] for r in before] == [2.0]
     params = _small_parameters("03_training", tiny_data_dir, work)
     params.update(steps=4, resume=True, out_dir=work / "resumed")
-    out = nbs.run_notebook("03_training", params, work / "resumed", directory=NOTEBOOKS)
+    out = run_notebook("03_training", params, work / "resumed", directory=NOTEBOOKS)
     assert _errors(out) == []
     after = read_log(run / "val_log.csv")
     assert [r["step"] for r in after] == [2.0, 4.0]
     assert after[0] == before[0]  # the first evaluation is kept, not redone
     assert [r["step"] for r in read_log(run / "train_log.csv")] == [1.0, 2.0, 3.0, 4.0]
-    assert nbs.read_metrics(work / "resumed" / "metrics.json")["step"] == 4
+    assert read_metrics(work / "resumed" / "metrics.json")["step"] == 4
     assert "step 4 (" in out.read_text()
 
 
@@ -202,7 +221,7 @@ def test_benchmark_notebook_without_results_stops_gracefully(tmp_path, jupyter_h
 
 def test_sweep_reports_a_failed_run_and_goes_on(tiny_data_dir, tmp_path, jupyter_home):
     # 5000 g m-2 (5 kg m-2) is no LWP threshold: training fails at once in that folder
-    res = nbs.sweep(
+    res = sweep(
         (70, 5000),
         {"config": "tiny", "steps": 2, "data_dir": tiny_data_dir, "device": "cpu",
          "fallback_config": "tiny", "fallback_steps": 2},
@@ -218,7 +237,7 @@ def test_sweep_reports_a_failed_run_and_goes_on(tiny_data_dir, tmp_path, jupyter
     assert bad["status"] == "failed in 03_training"
     assert "ThresholdError" in bad["error"] and "In [" in bad["error"]
     assert bad["rmse_c"] is None
-    t70, t5000 = nbs.threshold_dir(res.csv.parent, 70), nbs.threshold_dir(res.csv.parent, 5000)
+    t70, t5000 = threshold_dir(res.csv.parent, 70), threshold_dir(res.csv.parent, 5000)
     assert (t70 / "03_training.ipynb").is_file() and (t70 / "04_visualisation.ipynb").is_file()
     assert (t5000 / "03_training.ipynb").is_file()  # kept, with the traceback
     assert not (t5000 / "04_visualisation.ipynb").exists()  # skipped: nothing to map
@@ -233,31 +252,76 @@ def test_sweep_reports_a_failed_run_and_goes_on(tiny_data_dir, tmp_path, jupyter
 
 def test_ensure_kernel_is_idempotent(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
-    path = nbs.ensure_kernel()
+    path = ensure_kernel()
     spec_file = path / "kernel.json"
     assert path == tmp_path / "kernels" / "unisst"
     assert json.loads(spec_file.read_text())["argv"][0] == sys.executable
     before = spec_file.stat().st_mtime_ns
     os.utime(spec_file, ns=(before - 10**9, before - 10**9))
-    assert nbs.ensure_kernel() == path
+    assert ensure_kernel() == path
     assert spec_file.stat().st_mtime_ns == before - 10**9  # not rewritten
     from jupyter_client.kernelspec import KernelSpecManager
 
     assert KernelSpecManager().get_kernel_spec("unisst").argv[0] == sys.executable
-    stale = nbs.kernel_spec("/somewhere/else/python")
+    stale = kernel_spec("/somewhere/else/python")
     spec_file.write_text(json.dumps(stale))
-    nbs.ensure_kernel()
-    assert json.loads(spec_file.read_text()) == nbs.kernel_spec()
+    ensure_kernel()
+    assert json.loads(spec_file.read_text()) == kernel_spec()
+
+
+@pytest.fixture
+def library_logger(monkeypatch, tmp_path):
+    """The `unisst_lib` logger; handlers and level that setup_notebook adds are undone after."""
+    monkeypatch.setenv("UNISST_HEADLESS", "1")  # setup_notebook keeps the working directory
+    monkeypatch.chdir(tmp_path)
+    lib = logging.getLogger("unisst_lib")
+    level, handlers = lib.level, list(lib.handlers)
+    yield lib
+    for handler in [h for h in lib.handlers if h not in handlers]:
+        lib.removeHandler(handler)
+    lib.setLevel(level)
+
+
+def test_setup_notebook_adds_one_handler_and_leaves_the_root_logger_alone(library_logger, tmp_path):
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    assert setup_notebook() == tmp_path.resolve()  # headless: the directory it was given
+    setup_notebook(level=logging.DEBUG)
+    mine = [h for h in library_logger.handlers if h.get_name() == LOG_HANDLER_NAME]
+    assert len(mine) == 1, "a second call added a second handler"
+    assert notebook_log_handler() is mine[0]
+    assert library_logger.level == logging.DEBUG
+    assert (root.level, list(root.handlers)) == before
+
+
+def test_setup_notebook_logs_plain_lines_to_stdout(library_logger, capsys):
+    setup_notebook()
+    assert notebook_log_handler().stream is sys.stdout  # capsys's, read at each record
+    log = logging.getLogger("unisst_lib.notebooks.test")
+    log.info("wrote %s", "x.png")
+    log.warning("no checkpoint")
+    log.debug("not shown at INFO")
+    out = capsys.readouterr().out.splitlines()
+    assert "wrote x.png" in out
+    assert "WARNING: no checkpoint" in out
+    assert not any("not shown" in line for line in out)
+
+
+def test_setup_notebook_moves_from_notebooks_to_the_repository_root(library_logger, monkeypatch):
+    """In JupyterLab the kernel starts in notebooks/; relative paths mean the repository's."""
+    monkeypatch.delenv("UNISST_HEADLESS")
+    monkeypatch.chdir(NOTEBOOKS)
+    assert setup_notebook() == ROOT == Path.cwd()
 
 
 def test_parameters_are_checked_before_any_kernel_starts():
-    with pytest.raises(nbs.NotebookError, match="has no parameter.*no_such_parameter"):
-        nbs.run_notebook("03", {"no_such_parameter": 1}, "/nonexistent", directory=NOTEBOOKS)
-    with pytest.raises(nbs.NotebookError, match="look like credentials"):
-        nbs.run_notebook("03", {"cmems_password": "x"}, "/nonexistent", directory=NOTEBOOKS)
-    with pytest.raises(nbs.NotebookError, match="no notebook '99'"):
-        nbs.notebook_path("99", NOTEBOOKS)
-    assert nbs.notebook_path("03", NOTEBOOKS).name == "03_training.ipynb"
+    with pytest.raises(NotebookError, match="has no parameter.*no_such_parameter"):
+        run_notebook("03", {"no_such_parameter": 1}, "/nonexistent", directory=NOTEBOOKS)
+    with pytest.raises(NotebookError, match="look like credentials"):
+        run_notebook("03", {"cmems_password": "x"}, "/nonexistent", directory=NOTEBOOKS)
+    with pytest.raises(NotebookError, match="no notebook '99'"):
+        notebook_path("99", NOTEBOOKS)
+    assert notebook_path("03", NOTEBOOKS).name == "03_training.ipynb"
 
 
 def test_parameter_files_and_command_line_values(tmp_path):
@@ -266,20 +330,20 @@ def test_parameter_files_and_command_line_values(tmp_path):
         "thresholds: [60, 70]\nout: runs/x\nparameters:\n  steps: 3\n  data_dir: null\n"
         "overrides:\n  04_visualisation: {make_gif: false}\n"
     )
-    pf = nbs.load_parameter_file(p)
+    pf = load_parameter_file(p)
     assert pf.thresholds == (60.0, 70.0) and pf.out == "runs/x"
     assert pf.parameters == {"steps": 3, "data_dir": None}
     assert pf.overrides == {"04_visualisation": {"make_gif": False}}
     p.write_text("parameter:\n  steps: 3\n")
-    with pytest.raises(nbs.NotebookError, match="unknown key.*parameter"):
-        nbs.load_parameter_file(p)
-    assert nbs.parse_assignments(["frames=[0, 12]", "config=tiny", "resume=false"]) == {
+    with pytest.raises(NotebookError, match="unknown key.*parameter"):
+        load_parameter_file(p)
+    assert parse_assignments(["frames=[0, 12]", "config=tiny", "resume=false"]) == {
         "frames": [0, 12], "config": "tiny", "resume": False,
     }  # fmt: skip
-    with pytest.raises(nbs.NotebookError, match="NAME=VALUE"):
-        nbs.parse_assignments(["steps"])
+    with pytest.raises(NotebookError, match="NAME=VALUE"):
+        parse_assignments(["steps"])
     common = {"steps": 3, "data_dir": None}
-    got = nbs.parameters_for("04", common, {"04_visualisation": {"make_gif": False}},
+    got = parameters_for("04", common, {"04_visualisation": {"make_gif": False}},
                              directory=NOTEBOOKS)  # fmt: skip
     assert got == {"data_dir": None, "make_gif": False}  # 04 has no `steps`
 
@@ -288,16 +352,16 @@ def test_parameter_files_and_command_line_values(tmp_path):
 def test_shipped_parameter_sets_match_the_notebooks(source):
     """sweep.yaml and `make demo`'s parameters name only parameters the notebooks declare."""
     if source == "demo":
-        common, overrides = nbs.demo_parameters()
+        common, overrides = demo_parameters()
         names = NAMES
     else:
-        pf = nbs.load_parameter_file(ROOT / "sweep.yaml")
+        pf = load_parameter_file(ROOT / "sweep.yaml")
         common, overrides = pf.parameters, pf.overrides
-        names = list(pf.notebooks or nbs.SWEEP_NOTEBOOKS)
+        names = list(pf.notebooks or SWEEP_NOTEBOOKS)
         assert pf.thresholds == (55.0, 60.0, 65.0, 70.0, 75.0, 80.0)
-    nbs._check_used(common, names, NOTEBOOKS)
+    check_used(common, names, NOTEBOOKS)
     for name in overrides:
-        nbs.parameters_for(name, common, overrides, directory=NOTEBOOKS)
+        parameters_for(name, common, overrides, directory=NOTEBOOKS)
 
 
 def test_cli_reports_bad_notebook_names_and_files_in_one_line(capsys, tmp_path):
@@ -317,7 +381,7 @@ def test_recover_sequence_gives_labelled_maps_in_celsius(tiny_data_dir):
     from unisst_lib.data.sequences import make_dataset
     from unisst_lib.evaluation.validation import recover_sequence, recovery_errors
     from unisst_lib.models import build_generator
-    from unisst_lib.training.loop import load_config
+    from unisst_lib.training.config import load_config
 
     torch.manual_seed(0)
     generator = build_generator(load_config("tiny").generator).train()
@@ -362,7 +426,7 @@ def test_download_notebook_without_an_account_says_why_and_uses_the_twin(
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.copernicusmarine there
     params = _small_parameters("01_download", tiny_data_dir, work)
     params.update(source="copernicus", variant="reanalysis", out_dir=tmp_path / "out")
-    out = nbs.run_notebook("01_download", params, tmp_path / "executed", directory=NOTEBOOKS)
+    out = run_notebook("01_download", params, tmp_path / "executed", directory=NOTEBOOKS)
     assert _errors(out) == []
     text = "".join(
         o.get("text", "")
