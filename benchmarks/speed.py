@@ -5,7 +5,7 @@
 
 Writes benchmarks/speed.json and benchmarks/speed.md (appending the run's
 device to any other devices' rows already there). A "training iteration" is
-the loop of unisst_lib.training.loop: d_steps_per_g critic updates and one generator
+the step of unisst_lib.training.step: d_steps_per_g critic updates and one generator
 update on a batch of 24×64×64 sequences; throughput counts the sequences the
 critics see per second. The paper generator is timed with fewer repeats on a
 CPU (about 9 TFLOP per training iteration).
@@ -23,14 +23,11 @@ from pathlib import Path
 
 import torch
 
-from unisst_lib.models import (
-    build_discriminators,
-    build_generator,
-    d_hinge_loss,
-    g_hinge_loss,
-)
+from unisst_lib.evaluation.validation import occlude
+from unisst_lib.models import build_discriminators, build_generator
 from unisst_lib.models.flops import count_flops, count_parameters
-from unisst_lib.training.loop import load_config, occlude
+from unisst_lib.training.config import load_config
+from unisst_lib.training.losses import d_hinge_loss, g_hinge_loss
 
 HERE = Path(__file__).resolve().parent
 

@@ -24,11 +24,10 @@ from unisst_lib.models import (
     GeneratorConfig,
     build_discriminators,
     build_generator,
-    d_hinge_loss,
-    g_hinge_loss,
     reconstruct,
 )
 from unisst_lib.models.flops import count_flops, count_parameters, model_cost_table
+from unisst_lib.training.losses import d_hinge_loss, g_hinge_loss
 
 SEQ = (24, 64, 64)  # (T, H, W) of the paper's sequences
 

@@ -23,7 +23,8 @@ from unisst_lib.cli import main
 from unisst_lib.core.errors import CredentialsError
 from unisst_lib.core.manifest import manifest_from_dict
 from unisst_lib.sources.inventory import choose_source, verify_choice
-from unisst_lib.training.loop import load_config, train
+from unisst_lib.training.config import load_config
+from unisst_lib.training.loop import train
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS = 400  # cloud steps: a 24-frame window takes 240 of them

@@ -17,16 +17,11 @@ import torch
 from unisst_lib.core.config import ConfigError
 from unisst_lib.core.errors import CorruptFileError, DataNotFoundError
 from unisst_lib.data.sequences import OccludedSequenceDataset
-from unisst_lib.training.loop import (
-    TrainingError,
-    _StepBatches,
-    ensure_data,
-    load_checkpoint,
-    load_config,
-    parameter_digest,
-    replace_config,
-    train,
-)
+from unisst_lib.training.batches import StepBatches, ensure_data
+from unisst_lib.training.checkpoints import load_checkpoint, parameter_digest
+from unisst_lib.training.config import load_config, replace_config
+from unisst_lib.training.loop import train
+from unisst_lib.training.step import TrainingError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +83,43 @@ def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tiny_cfg, tmp_
         assert [int(r["step"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
 
 
+def test_train_leaves_the_process_flags_and_rng_as_it_found_them(tiny_cfg, tmp_path):
+    """cuDNN autotuning and the torch RNG are the run's own, even if changed mid-run."""
+    cfg = replace_config(tiny_cfg, steps=1, eval_every=1)
+    torch.manual_seed(1234)
+    rng_before = torch.get_rng_state()
+    benchmark_before = torch.backends.cudnn.benchmark
+    seen_during = []
+
+    def flip_the_flag(step, metrics):  # something inside the run changes the global flag
+        seen_during.append(torch.backends.cudnn.benchmark)
+        torch.backends.cudnn.benchmark = not benchmark_before
+
+    try:
+        train(cfg, tmp_path / "run", progress=False, tensorboard=False, on_eval=flip_the_flag)
+        assert seen_during == [benchmark_before]  # a CPU run does not autotune cuDNN
+        assert torch.backends.cudnn.benchmark == benchmark_before
+        assert torch.equal(torch.get_rng_state(), rng_before)  # seeding was the run's own
+    finally:
+        torch.backends.cudnn.benchmark = benchmark_before
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="cuDNN autotuning is CUDA-only")
+def test_cuda_run_autotunes_cudnn_only_while_it_runs(tiny_cfg, tmp_path):
+    cfg = replace_config(tiny_cfg, steps=1, eval_every=1, device="cuda")
+    torch.backends.cudnn.benchmark = False
+    seen_during = []
+    train(
+        cfg,
+        tmp_path / "run",
+        progress=False,
+        tensorboard=False,
+        on_eval=lambda step, metrics: seen_during.append(torch.backends.cudnn.benchmark),
+    )
+    assert seen_during == [True]
+    assert torch.backends.cudnn.benchmark is False
+
+
 def test_training_never_reads_the_truth_under_the_clouds(tiny_cfg, tmp_path, monkeypatch):
     """Garbage SST under the clouds of every training item: bit-identical parameters."""
     cfg = replace_config(tiny_cfg, steps=2, eval_every=100)
@@ -135,12 +167,12 @@ def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg,
     from unisst_lib.data.sequences import make_dataset
 
     ds = make_dataset("twin", "train", mode="train", include_truth=False, data_dir=tiny_data_dir)
-    b1 = _StepBatches(ds, tiny_cfg, rank=0).batch(5)
-    b2 = _StepBatches(ds, tiny_cfg, rank=0).batch(5)
+    b1 = StepBatches(ds, tiny_cfg, rank=0).batch(5)
+    b2 = StepBatches(ds, tiny_cfg, rank=0).batch(5)
     assert set(b1) == {"y", "mask", "reocclusion", "hide"}
     for k in b1:
         assert torch.equal(b1[k], b2[k])
-    other = _StepBatches(ds, tiny_cfg, rank=1).batch(5)
+    other = StepBatches(ds, tiny_cfg, rank=1).batch(5)
     assert not torch.equal(b1["mask"], other["mask"])
     # occluded pixels of the observation carry the fill value only
     assert torch.all(b1["y"][b1["mask"] > 0.5] == 1.0)
@@ -155,8 +187,8 @@ def test_augmentation_mirrors_observation_and_mask_together(tiny_cfg, tiny_data_
     flips_seen = set()
     for it in range(12):
         # the first item of a batch is drawn identically; only its mirroring differs
-        plain = _StepBatches(ds, plain_cfg, rank=0).batch(it)
-        aug = _StepBatches(ds, aug_cfg, rank=0).batch(it)
+        plain = StepBatches(ds, plain_cfg, rank=0).batch(it)
+        aug = StepBatches(ds, aug_cfg, rank=0).batch(it)
         y0, m0 = plain["y"][0], plain["mask"][0]
         matches = [
             dims
@@ -185,18 +217,18 @@ def test_corrupt_and_foreign_checkpoints_are_refused(tiny_cfg, tmp_path):
 
 
 def test_divergence_stops_with_a_clear_message(tiny_cfg, tmp_path, monkeypatch):
-    import unisst_lib.training.loop as train_module
+    import unisst_lib.training.step as step_module
 
-    monkeypatch.setattr(train_module, "g_hinge_loss", lambda s: s.mean() * float("nan"))
+    monkeypatch.setattr(step_module, "g_hinge_loss", lambda s: s.mean() * float("nan"))
     cfg = replace_config(tiny_cfg, steps=3, eval_every=100)
     with pytest.raises(TrainingError, match="generator loss became nan at step 0"):
         train(cfg, tmp_path / "nan", progress=False, tensorboard=False)
 
 
 def test_collapse_stops_with_a_clear_message(tiny_cfg, tmp_path, monkeypatch):
-    import unisst_lib.training.loop as train_module
+    import unisst_lib.training.step as step_module
 
-    monkeypatch.setattr(train_module, "d_hinge_loss", lambda r, f: (r.mean() + f.mean()) * 0)
+    monkeypatch.setattr(step_module, "d_hinge_loss", lambda r, f: (r.mean() + f.mean()) * 0)
     cfg = replace_config(tiny_cfg, steps=3, eval_every=100, collapse_patience=3)
     with pytest.raises(TrainingError, match="critics' loss has been ~0 for 3 updates"):
         train(cfg, tmp_path / "collapse", progress=False, tensorboard=False)
@@ -268,7 +300,7 @@ def test_parameter_digest_changes_with_parameters():
 def test_evaluate_checkpoint_per_threshold(tiny_cfg, tmp_path, tiny_data_dir, capsys):
     from unisst_lib.cli import main
     from unisst_lib.evaluation.validation import evaluate_thresholds
-    from unisst_lib.training.loop import load_generator
+    from unisst_lib.training.checkpoints import load_generator
 
     run = tmp_path / "run"
     train(replace_config(tiny_cfg, steps=2), run, progress=False, tensorboard=False)
@@ -295,13 +327,9 @@ def test_evaluate_checkpoint_per_threshold(tiny_cfg, tmp_path, tiny_data_dir, ca
 def test_export_generator_keeps_the_generator_and_drops_the_rest(tmp_path, tiny_data_dir):
     import torch
 
-    from unisst_lib.training.loop import (
-        export_generator,
-        load_checkpoint,
-        load_config,
-        load_generator,
-        train,
-    )
+    from unisst_lib.training.checkpoints import export_generator, load_checkpoint, load_generator
+    from unisst_lib.training.config import load_config
+    from unisst_lib.training.loop import train
 
     cfg = load_config(
         "tiny", steps=1, eval_every=1, log_every=1, data={"data_dir": str(tiny_data_dir)}
@@ -324,7 +352,7 @@ def test_the_bundled_checkpoint_loads():
     from pathlib import Path
 
     import unisst_lib
-    from unisst_lib.training.loop import load_generator
+    from unisst_lib.training.checkpoints import load_generator
 
     path = Path(unisst_lib.__file__).parent / "checkpoints" / "fast_twin.pt"
     generator, cfg = load_generator(path)

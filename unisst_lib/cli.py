@@ -255,7 +255,8 @@ def _cmd_kernel(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from unisst_lib.training.loop import load_config, train
+    from unisst_lib.training.config import load_config
+    from unisst_lib.training.loop import train
 
     overrides: dict = {}
     if args.steps is not None:
@@ -289,7 +290,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from unisst_lib.evaluation.validation import evaluate_thresholds
-    from unisst_lib.training.loop import load_generator, select_device
+    from unisst_lib.models.device import select_device
+    from unisst_lib.training.checkpoints import load_generator
 
     device = select_device(args.device)
     generator, cfg = load_generator(args.checkpoint, device=device)

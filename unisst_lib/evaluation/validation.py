@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
@@ -29,6 +28,7 @@ from unisst_lib.core.manifest import Manifest, load_manifest
 from unisst_lib.data.sequences import OccludedSequenceDataset, denormalise, make_dataset
 from unisst_lib.evaluation.metrics import ErrorAccumulator, GapMetrics, gap_errors
 from unisst_lib.models import reconstruct
+from unisst_lib.models.device import autocast_context
 
 
 def occlude(x: torch.Tensor, mask: torch.Tensor, fill_value: float) -> torch.Tensor:
@@ -109,13 +109,6 @@ def to_celsius(t: torch.Tensor, *, mean, std, std_factor: float) -> torch.Tensor
     return denormalise(t.double().cpu(), mean, std, std_factor=std_factor)
 
 
-def autocast_context(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA when ``enabled``; a no-op elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def evaluate_thresholds(
     generator: nn.Module,
     *,
@@ -160,7 +153,7 @@ def recover_sequence(
     Parameters
     ----------
     generator
-        A unisst generator (e.g. from :func:`unisst_lib.training.loop.load_generator`).
+        A unisst generator (e.g. from :func:`unisst_lib.training.checkpoints.load_generator`).
     ds
         An occluded-sequence data set (e.g. ``make_dataset("twin", "test")``); in
         ``eval`` mode item ``i`` always gets the same clouds.

@@ -1,4 +1,4 @@
-"""Models: generators, discriminators and GAN losses for UNISST gap filling.
+"""Models: generators and critics for UNISST gap filling, and the device they run on.
 
 May import: ``core`` (models know nothing of files, training or evaluation).
 
@@ -9,10 +9,12 @@ Two generators share one call signature, ``G(y, mask) -> (B, 1, T, H, W)``:
 * ``"paper"``: the original 3D ResNet of Yin et al. (2019), 14.80 M parameters,
   2.92 TFLOP per sequence: GPU only (:mod:`.paper`).
 
-FLOPs count a multiply-add as 2 (:mod:`unisst_lib.models.flops`).
+FLOPs count a multiply-add as 2 (:mod:`unisst_lib.models.flops`); the device and
+bf16 autocast they run with are chosen in :mod:`unisst_lib.models.device`.
 
 The two critics are those of the original (:class:`.paper.ImageDiscriminator`,
-:class:`.paper.VideoDiscriminator`). Tensors are ``(B, C, T, H, W)``; ``y`` is the
+:class:`.paper.VideoDiscriminator`); their hinge losses are training's
+(:mod:`unisst_lib.training.losses`). Tensors are ``(B, C, T, H, W)``; ``y`` is the
 normalised observation with occluded pixels set to 1.0 and ``mask`` is 1.0 where
 occluded, 0.0 where observed.
 
@@ -30,7 +32,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .fast import FastGenerator
@@ -45,8 +46,6 @@ __all__ = [
     "VideoDiscriminator",
     "build_discriminators",
     "build_generator",
-    "d_hinge_loss",
-    "g_hinge_loss",
     "reconstruct",
 ]
 
@@ -174,27 +173,3 @@ def reconstruct(generator: nn.Module, y: torch.Tensor, mask: torch.Tensor) -> to
             f"generator returned shape {tuple(filled.shape)} for input {tuple(y.shape)}"
         )
     return torch.where(mask.bool(), filled, y)
-
-
-def d_hinge_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """Hinge loss of a critic: ``mean(relu(1 − D(y))) + mean(relu(1 + D(ŷ)))``.
-
-    Scores of any shape (patch maps or per-sample). The original halved this sum,
-    a constant factor that Adam ignores.
-
-    >>> d_hinge_loss(torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.0]))  # 0.25 + 0.5
-    tensor(0.7500)
-    """
-    return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
-
-
-def g_hinge_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    """Generator side of the hinge GAN: ``−mean(D(ŷ))``.
-
-    (The original code used ``mean(relu(1 − D(ŷ)))``, which stops pushing once the
-    critic scores a fake above 1; this is the standard form of SAGAN and BigGAN.)
-
-    >>> g_hinge_loss(torch.tensor([1.0, -2.0]))
-    tensor(0.5000)
-    """
-    return -fake_scores.mean()

@@ -131,7 +131,7 @@ class ImageDiscriminator(nn.Module):
     scores (no sigmoid) as ``(B, 1, T, h, w)`` with ``h = ceil(H / 2^n_layers)``:
     ``(B, 1, T, 1, 1)`` for 64×64 frames and the default 6 layers. The original
     took the mean of the hinge loss over these scores, which is what
-    :func:`unisst_lib.models.d_hinge_loss` does.
+    :func:`unisst_lib.training.losses.d_hinge_loss` does.
     """
 
     def __init__(self, ndf: int = 32, n_layers: int = 6, use_spectral_norm: bool = True):
