@@ -11,7 +11,7 @@ from scipy import ndimage
 from torch import nn
 
 from unisst_lib.benchmark import report, runs, scores, windows
-from unisst_lib.data.sequences import make_dataset
+from unisst_lib.data.dataset import make_dataset
 from unisst_lib.methods.dineof import dineof
 
 REQUIRED_KEYS = {

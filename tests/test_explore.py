@@ -216,7 +216,7 @@ def test_widgets_follow_sliders(ex):
 
 
 def test_load_explorer_uses_the_eval_window(tiny_data_dir):
-    from unisst_lib.data.sequences import make_dataset
+    from unisst_lib.data.dataset import make_dataset
 
     e = explore.load_explorer(tiny_data_dir, index=2)
     ds = make_dataset("twin", "val", mode="eval", data_dir=tiny_data_dir, preload=False)

@@ -378,7 +378,7 @@ def test_recover_sequence_gives_labelled_maps_in_celsius(tiny_data_dir):
     import numpy as np
     import torch
 
-    from unisst_lib.data.sequences import make_dataset
+    from unisst_lib.data.dataset import make_dataset
     from unisst_lib.evaluation.validation import recover_sequence, recovery_errors
     from unisst_lib.models import build_generator
     from unisst_lib.training.config import load_config

@@ -13,18 +13,10 @@ import yaml
 
 from unisst_lib.core.errors import DataNotFoundError, GridError, ManifestError
 from unisst_lib.core.manifest import default_manifest_path, load_manifest, manifest_from_dict
+from unisst_lib.data.dataset import OccludedSequenceDataset, make_dataset
 from unisst_lib.data.masks import CloudSampler
-from unisst_lib.data.sequences import (
-    MIN_STD,
-    NormalisationError,
-    OccludedSequenceDataset,
-    SSTSequences,
-    denormalise,
-    interval_frames_for,
-    make_dataset,
-    normalise,
-    sequence_starts,
-)
+from unisst_lib.data.normalise import MIN_STD, NormalisationError, denormalise, normalise
+from unisst_lib.data.sequences import SSTSequences, interval_frames_for, sequence_starts
 
 
 # ----------------------------------------------------------------- helpers

@@ -16,7 +16,7 @@ import torch
 
 from unisst_lib.core.config import ConfigError
 from unisst_lib.core.errors import CorruptFileError, DataNotFoundError
-from unisst_lib.data.sequences import OccludedSequenceDataset
+from unisst_lib.data.dataset import OccludedSequenceDataset
 from unisst_lib.training.batches import StepBatches, ensure_data
 from unisst_lib.training.checkpoints import load_checkpoint, parameter_digest
 from unisst_lib.training.config import load_config, replace_config
@@ -164,7 +164,7 @@ def test_prefetching_workers_do_not_change_the_run(tiny_cfg, tmp_path):
 
 
 def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg, tiny_data_dir):
-    from unisst_lib.data.sequences import make_dataset
+    from unisst_lib.data.dataset import make_dataset
 
     ds = make_dataset("twin", "train", mode="train", include_truth=False, data_dir=tiny_data_dir)
     b1 = StepBatches(ds, tiny_cfg, rank=0).batch(5)
@@ -179,7 +179,7 @@ def test_training_batches_hold_no_truth_and_are_a_function_of_the_step(tiny_cfg,
 
 
 def test_augmentation_mirrors_observation_and_mask_together(tiny_cfg, tiny_data_dir):
-    from unisst_lib.data.sequences import make_dataset
+    from unisst_lib.data.dataset import make_dataset
 
     ds = make_dataset("twin", "train", mode="train", include_truth=False, data_dir=tiny_data_dir)
     plain_cfg = replace_config(tiny_cfg, data={"augment": False})

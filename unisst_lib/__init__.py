@@ -27,7 +27,7 @@ _API = {
     "load_clouds": "unisst_lib.data.io:load_clouds",
     "load_manifest": "unisst_lib.core.manifest:load_manifest",
     "make_twin": "unisst_lib.data.twin.make:make_twin",
-    "make_dataset": "unisst_lib.data.sequences:make_dataset",
+    "make_dataset": "unisst_lib.data.dataset:make_dataset",
     "load_config": "unisst_lib.training.config:load_config",
     "train": "unisst_lib.training.loop:train",
     "load_generator": "unisst_lib.training.checkpoints:load_generator",

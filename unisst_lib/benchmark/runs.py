@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from unisst_lib.benchmark.scores import Score, score
 from unisst_lib.benchmark.windows import TestSet, load_test_set
 from unisst_lib.core.manifest import Manifest, load_manifest
-from unisst_lib.data.sequences import denormalise
+from unisst_lib.data.normalise import denormalise
 from unisst_lib.methods.baselines import fill_baseline
 from unisst_lib.methods.dineof import dineof
 from unisst_lib.models import reconstruct

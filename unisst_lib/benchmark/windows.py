@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from unisst_lib.core.manifest import Manifest, load_manifest
+from unisst_lib.data.dataset import OccludedSequenceDataset, make_dataset
 from unisst_lib.data.masks import occlusion_rate
-from unisst_lib.data.sequences import OccludedSequenceDataset, make_dataset
 from unisst_lib.data.stats import grid_spacing_km
 
 

@@ -25,7 +25,8 @@ import xarray as xr
 from torch import nn
 
 from unisst_lib.core.manifest import Manifest, load_manifest
-from unisst_lib.data.sequences import OccludedSequenceDataset, denormalise, make_dataset
+from unisst_lib.data.dataset import OccludedSequenceDataset, make_dataset
+from unisst_lib.data.normalise import denormalise
 from unisst_lib.evaluation.metrics import ErrorAccumulator, GapMetrics, gap_errors
 from unisst_lib.models import reconstruct
 from unisst_lib.models.device import autocast_context

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from unisst_lib.data.sequences import NormalisationError, denormalise, normalise
+from unisst_lib.data.normalise import NormalisationError, denormalise, normalise
 from unisst_lib.models import reconstruct
 
 __all__ = ["TILE_SIZE", "Predictor", "fill_series", "predict_tiles", "ramp", "starts"]

@@ -16,7 +16,7 @@ import torch
 from unisst_lib.core.errors import DataNotFoundError
 from unisst_lib.core.manifest import Manifest
 from unisst_lib.core.paths import data_dir
-from unisst_lib.data.sequences import OccludedSequenceDataset
+from unisst_lib.data.dataset import OccludedSequenceDataset
 from unisst_lib.training.config import DataConfig, TrainConfig
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from unisst_lib.core.config import to_dict
 from unisst_lib.core.manifest import Manifest, load_manifest
 from unisst_lib.core.paths import atomic_path, data_dir
-from unisst_lib.data.sequences import OccludedSequenceDataset, make_dataset
+from unisst_lib.data.dataset import OccludedSequenceDataset, make_dataset
 from unisst_lib.evaluation.validation import evaluate, to_celsius
 from unisst_lib.models import build_discriminators, build_generator, reconstruct
 from unisst_lib.models.device import cudnn_benchmark, select_device

@@ -420,7 +420,7 @@ def load_explorer(
     """Sequence ``index`` of a manifest split, with its evaluation cloud window.
 
     The window is ``clouds.draw_for_index(index, seed)`` of the evaluation data set
-    (:func:`unisst_lib.data.sequences.make_dataset` with ``mode="eval"``), i.e. the clouds
+    (:func:`unisst_lib.data.dataset.make_dataset` with ``mode="eval"``), i.e. the clouds
     that data set puts over that sequence (unless they hide every pixel, when the
     data set redraws).
 
@@ -429,7 +429,7 @@ def load_explorer(
     data_dir
         Data directory (:func:`resolve_data_dir`).
     split_set, split, clouds, seed, manifest
-        As :func:`unisst_lib.data.sequences.make_dataset`.
+        As :func:`unisst_lib.data.dataset.make_dataset`.
     index
         Sequence of the split.
 
@@ -440,7 +440,7 @@ def load_explorer(
     FrameIndexError
         ``index`` outside the split.
     """
-    from unisst_lib.data.sequences import make_dataset
+    from unisst_lib.data.dataset import make_dataset
 
     root = resolve_data_dir(data_dir)
     try:
