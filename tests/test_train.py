@@ -83,6 +83,25 @@ def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tiny_cfg, tmp_
         assert [int(r["step"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
 
 
+def test_resume_is_exact_when_stopped_between_evaluations(tiny_cfg, tmp_path):
+    """Stopping off the evaluation cadence (1, then 3, of 4 steps; evaluations at 2 and 4)
+    must not decay the paper schedule an extra time: the resumed run ends where the
+    uninterrupted one does."""
+    assert tiny_cfg.optim.schedule == "paper" and tiny_cfg.eval_every == 2
+    full = train(tiny_cfg, tmp_path / "full", progress=False, tensorboard=False)
+    for stop in (1, 3, None):
+        res = train(tiny_cfg, tmp_path / "part", stop_at=stop, progress=False, tensorboard=False)
+    assert res.step == 4
+    assert res.generator_digest == full.generator_digest
+    part, whole = (
+        load_checkpoint(tmp_path / d / "checkpoints/latest.pt") for d in ("part", "full")
+    )
+    assert (
+        part["optim"]["generator"]["param_groups"][0]["lr"]
+        == (whole["optim"]["generator"]["param_groups"][0]["lr"])
+    )
+
+
 def test_train_leaves_the_process_flags_and_rng_as_it_found_them(tiny_cfg, tmp_path):
     """cuDNN autotuning and the torch RNG are the run's own, even if changed mid-run."""
     cfg = replace_config(tiny_cfg, steps=1, eval_every=1)

@@ -381,7 +381,9 @@ def _evaluate_and_checkpoint(
     cfg, models, state = run.cfg, run.models, run.state
     if run.dist.main:
         _validate(run)
-    if cfg.optim.schedule == "paper":  # the paper decays the rates at every evaluation
+    # The paper decays the rates at every evaluation of its cadence; the extra evaluation of
+    # a run stopped in between (stop_at) must not decay them, or its resume would differ.
+    if cfg.optim.schedule == "paper" and state.step % cfg.eval_every == 0:
         models.sched_g.step()
         if cfg.adversarial:
             models.sched_d.step()
