@@ -117,17 +117,37 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(obj))
 
 
-def load_yaml(cls: type[T], path: str | Path) -> T:
-    """Read a YAML file into dataclass ``cls`` (see :func:`from_dict`)."""
+def read_yaml_mapping(
+    path: str | Path,
+    *,
+    what: str = "config",
+    error: type[Exception] = ConfigError,
+    expected: str = "a YAML mapping",
+    empty_ok: bool = False,
+) -> dict[str, Any]:
+    """The mapping at the top of a YAML file, or ``error`` naming the file and the problem.
+
+    ``what`` names the file in the message ("cannot read config …"); ``expected`` says
+    what it must hold; with ``empty_ok`` an empty file is an empty mapping.
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
+        raise error(f"cannot read {what} {path}: {err.strerror or err}") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+        raise error(f"{path} is not valid YAML: {err}") from err
+    if raw is None and empty_ok:
+        return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a YAML mapping")
+        raise error(f"{path} must hold {expected}")
+    return raw
+
+
+def load_yaml(cls: type[T], path: str | Path) -> T:
+    """Read a YAML file into dataclass ``cls`` (see :func:`from_dict`)."""
+    path = Path(path)
+    raw = read_yaml_mapping(path)
     try:
         return from_dict(cls, raw)
     except ConfigError as err:

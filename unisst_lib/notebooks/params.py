@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unisst_lib.core.config import read_yaml_mapping
 from unisst_lib.notebooks.locations import NotebookError, notebook_path
 
 CREDENTIAL_WORDS = ("password", "passwd", "token", "secret", "credential", "apikey", "api_key")
@@ -148,17 +149,10 @@ def load_parameter_file(path: str | os.PathLike[str]) -> ParameterFile:
 
 def _read_yaml_mapping(path: Path) -> dict:
     """The YAML mapping in ``path`` (an empty file is an empty mapping)."""
-    import yaml
-
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as err:
-        raise NotebookError(f"cannot read parameter file {path}: {err.strerror or err}") from err
-    except yaml.YAMLError as err:
-        raise NotebookError(f"{path} is not valid YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise NotebookError(f"{path} must hold a mapping (parameters:, overrides:, …)")
-    return raw
+    return read_yaml_mapping(
+        path, what="parameter file", error=NotebookError, empty_ok=True,
+        expected="a mapping (parameters:, overrides:, …)",
+    )  # fmt: skip
 
 
 def _thresholds(path: Path, thresholds: Any) -> tuple[float, ...] | None:

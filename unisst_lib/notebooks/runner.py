@@ -223,24 +223,51 @@ def run_all(
     common = dict(parameters or {})
     overrides = normalise_overrides(overrides, directory)
     check_used(common, all_names, directory)
-    out_dir = Path(out_dir)
     reports = []
     for name in all_names:
-        t0 = time.perf_counter()
-        try:
-            params = parameters_for(name, common, overrides, directory=directory)
-            if "out_dir" in notebook_parameters(name, directory):
-                params.setdefault("out_dir", str(out_dir / name))
-            output = run_notebook(
-                name, params, out_dir, kernel=kernel, directory=directory, progress=progress
-            )
-            report = RunReport(name, output, time.perf_counter() - t0)
-        except NotebookError as err:
-            if not keep_going:
-                raise
-            log.error("%s", err)
-            report = RunReport(name, err.output, time.perf_counter() - t0, str(err))
+        report = run_one(
+            name, common, overrides, Path(out_dir), kernel=kernel, directory=directory,
+            progress=progress, raise_errors=not keep_going,
+        )  # fmt: skip
+        if report.error:
+            log.error("%s", report.error)
         reports.append(report)
         if on_report is not None:
             on_report(report)
     return reports
+
+
+def run_one(
+    name: str,
+    common: Mapping[str, Any],
+    overrides: Mapping[str, Mapping[str, Any]],
+    out_dir: Path,
+    *,
+    kernel: str,
+    directory: str | os.PathLike[str] | None,
+    progress: bool,
+    own_out_dir: bool = False,
+    raise_errors: bool = False,
+) -> RunReport:
+    """Run one notebook into ``out_dir`` with its parameters (``common``, then its overrides).
+
+    A notebook that declares ``out_dir`` writes its files into ``<out_dir>/<name>/``:
+    unless given one, or always with ``own_out_dir``. A :class:`NotebookError` becomes a
+    failed report (``raise_errors``: it is raised).
+    """
+    t0 = time.perf_counter()
+    try:
+        params = parameters_for(name, common, overrides, directory=directory)
+        if "out_dir" in notebook_parameters(name, directory):
+            if own_out_dir:
+                params["out_dir"] = str(out_dir / name)
+            else:
+                params.setdefault("out_dir", str(out_dir / name))
+        output = run_notebook(
+            name, params, out_dir, kernel=kernel, directory=directory, progress=progress
+        )
+        return RunReport(name, output, time.perf_counter() - t0)
+    except NotebookError as err:
+        if raise_errors:
+            raise
+        return RunReport(name, err.output, time.perf_counter() - t0, str(err))

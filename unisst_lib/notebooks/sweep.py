@@ -14,7 +14,6 @@ import csv
 import logging
 import math
 import os
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +26,8 @@ from unisst_lib.notebooks.locations import NotebookError, notebook_path
 from unisst_lib.notebooks.params import (
     check_used,
     normalise_overrides,
-    notebook_parameters,
-    parameters_for,
 )
-from unisst_lib.notebooks.runner import RunReport, first_line, run_notebook
+from unisst_lib.notebooks.runner import RunReport, first_line, run_one
 
 log = logging.getLogger(__name__)
 
@@ -144,18 +141,13 @@ def _run_threshold(
     """Run the notebooks of one threshold in order; stop at the first failure."""
     reports = []
     for name in names:
-        t0 = time.perf_counter()
-        try:
-            params = parameters_for(name, common, overrides, directory=directory)
-            if "out_dir" in notebook_parameters(name, directory):
-                params["out_dir"] = str(tdir / name)
-            output = run_notebook(
-                name, params, tdir, kernel=kernel, directory=directory, progress=progress
-            )
-            reports.append(RunReport(name, output, time.perf_counter() - t0))
-        except NotebookError as err:
-            log.error("threshold %g g m-2: %s", thr, err)
-            reports.append(RunReport(name, err.output, time.perf_counter() - t0, str(err)))
+        report = run_one(
+            name, common, overrides, tdir, kernel=kernel, directory=directory,
+            progress=progress, own_out_dir=True,
+        )  # fmt: skip
+        reports.append(report)
+        if report.error:
+            log.error("threshold %g g m-2: %s", thr, report.error)
             break  # the next notebooks need this one's results
     return reports
 
