@@ -471,19 +471,18 @@ def _crop_to_region(
     manifest: Manifest,
 ) -> None:
     """Write ``raw`` cropped to exactly the region's grid, with provenance attributes."""
-    import xarray as xr
-
     from unisst_lib import __version__
     from unisst_lib.core.errors import CorruptFileError
+    from unisst_lib.data.io import open_netcdf
 
     src = manifest.source_of(dataset)
     region = manifest.region_of(dataset)
     try:
-        ds = xr.open_dataset(raw, mask_and_scale=True, decode_times=True)
-    except Exception as err:  # netCDF4/h5netcdf raise many types for bad files
+        ds = open_netcdf(raw)
+    except CorruptFileError as err:  # a missing netCDF backend is not the download's fault
         raise CorruptFileError(
             f"the file Copernicus Marine returned for {dataset} cannot be read as netCDF "
-            f"({type(err).__name__}): run the same command again."
+            f"({err}): run the same command again."
         ) from err
     with ds:
         if src.variable not in ds.data_vars:
