@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,17 @@ def test_public_api_names_resolve():
     assert set(unisst_lib.__all__) <= set(dir(unisst_lib))
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         unisst_lib.nonexistent  # noqa: B018
+
+
+def test_files_the_docs_cite_exist():
+    root = PACKAGE.parent
+    docs = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    docs += sorted(PACKAGE.rglob("README.md"))
+    cited = {
+        (doc.name, m)
+        for doc in docs
+        for m in re.findall(r"unisst_lib/[\w/]+\.(?:py|yaml|pt)", doc.read_text())
+    }
+    assert cited, "the docs cite no file at all: the pattern is wrong"
+    missing = sorted(f"{doc}: {path}" for doc, path in cited if not (root / path).exists())
+    assert not missing, f"docs cite files that do not exist: {missing}"
