@@ -64,6 +64,7 @@ lab: kernel
 		--MappingKernelManager.default_kernel_name=unisst \
 		--LabApp.default_url=/lab/tree/notebooks \
 		--LabApp.news_url=None \
+		--KernelSpecManager.allowed_kernelspecs=unisst \
 		--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate \
 		$(LAB_ARGS)
 

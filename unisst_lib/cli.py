@@ -247,10 +247,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_kernel(args: argparse.Namespace) -> int:
-    from unisst_lib.notebooks.kernel import ensure_kernel
+    from unisst_lib.notebooks.kernel import ensure_kernel, quiet_lab_settings
 
     path = ensure_kernel(args.name)
     print(f"Jupyter kernel {args.name!r} -> {sys.executable} ({path})")
+    print(f"JupyterLab settings: news and update checks off ({quiet_lab_settings()})")
     return 0
 
 

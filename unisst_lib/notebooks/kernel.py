@@ -109,6 +109,38 @@ def _copy_logos(dest: Path) -> None:
             (dest / logo).write_bytes((resources / logo).read_bytes())
 
 
+#: JupyterLab settings that keep a first start quiet and offline: no "news" notification
+#: asking to fetch Jupyter's news feed, no update check (``news_url=None`` alone does not
+#: stop the notification).
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
+}
+
+
+def quiet_lab_settings(prefix: str | os.PathLike[str] | None = None) -> Path:
+    """Write :data:`LAB_SETTINGS` into JupyterLab's ``overrides.json`` of this environment.
+
+    The file is ``<prefix>/share/jupyter/lab/settings/overrides.json`` (``prefix``:
+    ``sys.prefix``, the venv); other plugins' entries in it are kept. Returns its path.
+    """
+    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text())
+    except FileNotFoundError:
+        current = {}
+    except ValueError as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}): fix or delete it, then run `unisst kernel` again"
+        ) from err
+    merged = {**current, **LAB_SETTINGS}
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(merged, indent=1) + "\n")
+        log.info("JupyterLab news and update checks off in %s", path)
+    return path
+
+
 @contextlib.contextmanager
 def kernel_environment(values: Mapping[str, str] = KERNEL_ENV) -> Iterator[None]:
     """Set environment variables for the duration of the block (the kernel inherits them)."""
