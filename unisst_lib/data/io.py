@@ -281,6 +281,42 @@ def _to_celsius(da: xr.DataArray, path: Path) -> xr.DataArray:
     return da
 
 
+_THETAO_ATTRS = {
+    "standard_name": "sea_water_potential_temperature",
+    "long_name": "Temperature",
+    "units": "degrees_C",
+    "unit_long": "Degrees Celsius",
+    "valid_min": np.int16(-32766),
+    "valid_max": np.int16(32767),
+    "cell_methods": "area: mean",
+}
+
+
+def _axis(name: str, values, dtype, **attrs) -> tuple[str, np.ndarray, dict]:
+    """A CF coordinate as xarray takes it: (dim, values, attrs), ``standard_name`` first."""
+    return (name, np.asarray(values, dtype=dtype), {"standard_name": name, **attrs})
+
+
+def _cmems_encoding(chunk_t: int, ny: int, nx: int) -> dict[str, dict]:
+    """Copernicus Marine's packing: int16 thetao, compressed, in chunks of ``chunk_t`` frames."""
+    return {
+        "thetao": {
+            "dtype": "int16",
+            "scale_factor": CMEMS_SCALE_FACTOR,
+            "add_offset": CMEMS_ADD_OFFSET,
+            "_FillValue": CMEMS_FILL_VALUE,
+            "zlib": True,
+            "complevel": 1,
+            "shuffle": True,
+            "chunksizes": (chunk_t, 1, ny, nx),
+        },
+        "time": {"units": TIME_UNITS, "calendar": "standard", "dtype": "float64"},
+        "depth": {"_FillValue": None},
+        "latitude": {"_FillValue": None},
+        "longitude": {"_FillValue": None},
+    }
+
+
 def write_sst_netcdf(
     sst: np.ndarray,
     path: str | os.PathLike[str],
@@ -319,83 +355,22 @@ def write_sst_netcdf(
     finite = sst[np.isfinite(sst)]
     if finite.size and (finite.min() < lo or finite.max() > hi):
         raise ValueError(f"SST outside the packable range {lo:.2f}..{hi:.2f} °C")
+    # Coordinates first, then the variable: the products' order (and the twin's bytes).
     ds = xr.Dataset(
-        {
-            "thetao": xr.DataArray(
-                sst[:, None].astype(np.float32),
-                dims=("time", "depth", "latitude", "longitude"),
-                attrs={
-                    "standard_name": "sea_water_potential_temperature",
-                    "long_name": "Temperature",
-                    "units": "degrees_C",
-                    "unit_long": "Degrees Celsius",
-                    "valid_min": np.int16(-32766),
-                    "valid_max": np.int16(32767),
-                    "cell_methods": "area: mean",
-                },
-            )
-        },
         coords={
-            "time": (
-                "time",
-                np.asarray(times, dtype="datetime64[ns]"),
-                {
-                    "standard_name": "time",
-                    "long_name": "Time",
-                    "axis": "T",
-                },
-            ),
-            "depth": (
-                "depth",
-                np.array([depth_m], dtype=np.float32),
-                {
-                    "standard_name": "depth",
-                    "long_name": "Depth",
-                    "units": "m",
-                    "positive": "down",
-                    "axis": "Z",
-                },
-            ),
-            "latitude": (
-                "latitude",
-                np.asarray(latitudes, dtype=np.float32),
-                {
-                    "standard_name": "latitude",
-                    "long_name": "Latitude",
-                    "units": "degrees_north",
-                    "axis": "Y",
-                },
-            ),
-            "longitude": (
-                "longitude",
-                np.asarray(longitudes, dtype=np.float32),
-                {
-                    "standard_name": "longitude",
-                    "long_name": "Longitude",
-                    "units": "degrees_east",
-                    "axis": "X",
-                },
-            ),
+            "time": _axis("time", times, "datetime64[ns]", long_name="Time", axis="T"),
+            "depth": _axis("depth", [depth_m], np.float32, long_name="Depth", units="m",
+                           positive="down", axis="Z"),
+            "latitude": _axis("latitude", latitudes, np.float32, long_name="Latitude",
+                              units="degrees_north", axis="Y"),
+            "longitude": _axis("longitude", longitudes, np.float32, long_name="Longitude",
+                               units="degrees_east", axis="X"),
         },
         attrs={"Conventions": "CF-1.8", **(global_attrs or {})},
-    )
-    chunk_t = min(len(times), 24)
-    encoding = {
-        "thetao": {
-            "dtype": "int16",
-            "scale_factor": CMEMS_SCALE_FACTOR,
-            "add_offset": CMEMS_ADD_OFFSET,
-            "_FillValue": CMEMS_FILL_VALUE,
-            "zlib": True,
-            "complevel": 1,
-            "shuffle": True,
-            "chunksizes": (chunk_t, 1, len(latitudes), len(longitudes)),
-        },
-        "time": {"units": TIME_UNITS, "calendar": "standard", "dtype": "float64"},
-        "depth": {"_FillValue": None},
-        "latitude": {"_FillValue": None},
-        "longitude": {"_FillValue": None},
-    }
+    )  # fmt: skip
+    dims = ("time", "depth", "latitude", "longitude")
+    ds["thetao"] = (dims, sst[:, None].astype(np.float32), dict(_THETAO_ATTRS))
+    encoding = _cmems_encoding(min(len(times), 24), len(latitudes), len(longitudes))
     path = Path(path)
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
