@@ -65,50 +65,59 @@ def check_sst_file(
     start (hourly means are stamped at hh:00 or hh:30 depending on the
     product version); values lie in −3…40 °C and are not all missing.
     """
-    import netCDF4
-
     from unisst_lib.data.io import open_sst
 
     m = manifest or load_manifest()
-    entry = m.sst_dataset(dataset)
-    src = m.source_of(dataset)
-    region = m.region_of(dataset)
+    entry, src = m.sst_dataset(dataset), m.source_of(dataset)
     path = Path(path)
     try:
         da = open_sst(path, variable=None)
     except UnisstError as err:
         return [str(err)]
-    problems = []
-    with netCDF4.Dataset(path) as nc:
-        if src.variable not in nc.variables:
-            problems.append(
-                f"no variable {src.variable!r} (the file has {', '.join(nc.variables)})"
-            )
-        else:
-            units = str(getattr(nc[src.variable], "units", ""))
-            if units != src.units:
-                problems.append(f"{src.variable} units {units!r}, manifest {src.units!r}")
-
-    lat, lon = da.latitude.values.astype(float), da.longitude.values.astype(float)
-    if (lat.size, lon.size) != (region.ny, region.nx):
-        problems.append(
-            f"grid {lat.size}×{lon.size} (latitude×longitude), the region "
-            f"{entry.region} is {region.ny}×{region.nx}"
-        )
-    else:
-        tol = region.resolution_deg / 10
-        dlat = float(np.max(np.abs(lat - region.latitudes())))
-        dlon = float(np.max(np.abs(lon - region.longitudes())))
-        if dlat > tol or dlon > tol:
-            problems.append(
-                f"grid off the region {entry.region} by up to {max(dlat, dlon):.4f}° "
-                f"(latitudes {lat[0]:.3f}..{lat[-1]:.3f}, longitudes {lon[0]:.3f}..{lon[-1]:.3f})"
-            )
-
-    times = da.time.values
     want = n_frames if n_frames is not None else expected_frames(
         entry.start, entry.end, src.frequency_hours
     )  # fmt: skip
+    return (
+        _variable_problems(path, src)
+        + _grid_problems(da, entry.region, m.region_of(dataset))
+        + _time_problems(da.time.values, entry, src, want, start_tolerance_h)
+        + _value_problems(da)
+    )
+
+
+def _variable_problems(path: Path, src) -> list[str]:
+    """The source's variable is in the file, with the source's units."""
+    import netCDF4
+
+    with netCDF4.Dataset(path) as nc:
+        if src.variable not in nc.variables:
+            return [f"no variable {src.variable!r} (the file has {', '.join(nc.variables)})"]
+        units = str(getattr(nc[src.variable], "units", ""))
+    return [] if units == src.units else [f"{src.variable} units {units!r}, manifest {src.units!r}"]
+
+
+def _grid_problems(da, region_name: str, region) -> list[str]:
+    """The grid is the region's: ny × nx cell centres within a tenth of a cell."""
+    lat, lon = da.latitude.values.astype(float), da.longitude.values.astype(float)
+    if (lat.size, lon.size) != (region.ny, region.nx):
+        return [
+            f"grid {lat.size}×{lon.size} (latitude×longitude), the region "
+            f"{region_name} is {region.ny}×{region.nx}"
+        ]
+    tol = region.resolution_deg / 10
+    dlat = float(np.max(np.abs(lat - region.latitudes())))
+    dlon = float(np.max(np.abs(lon - region.longitudes())))
+    if dlat <= tol and dlon <= tol:
+        return []
+    return [
+        f"grid off the region {region_name} by up to {max(dlat, dlon):.4f}° "
+        f"(latitudes {lat[0]:.3f}..{lat[-1]:.3f}, longitudes {lon[0]:.3f}..{lon[-1]:.3f})"
+    ]
+
+
+def _time_problems(times, entry, src, want: int, start_tolerance_h: float | None) -> list[str]:
+    """``want`` frames, a constant step of the source's frequency, the manifest's start."""
+    problems = []
     step = np.timedelta64(src.frequency_hours * 3600, "s")
     if times.size != want:
         problems.append(f"{times.size} frames, expected {want}")
@@ -129,14 +138,18 @@ def check_sst_file(
                 f"frames {', '.join(f'{h:g}' for h in hours[:4])} h apart, "
                 f"manifest {src.frequency_hours} h"
             )
-    sample = np.asarray(da.isel(time=slice(0, None, max(1, times.size // 32))).values)
-    if not np.isfinite(sample).any():
-        problems.append("no finite SST value (all missing)")
-    else:
-        lo, hi = float(np.nanmin(sample)), float(np.nanmax(sample))
-        if lo < PLAUSIBLE_SST_C[0] or hi > PLAUSIBLE_SST_C[1]:
-            problems.append(f"SST {lo:.1f}..{hi:.1f} °C, outside a plausible -3..40 °C")
     return problems
+
+
+def _value_problems(da) -> list[str]:
+    """Some SST is finite, and a sample of 32 frames lies in a plausible -3..40 °C."""
+    sample = np.asarray(da.isel(time=slice(0, None, max(1, da.sizes["time"] // 32))).values)
+    if not np.isfinite(sample).any():
+        return ["no finite SST value (all missing)"]
+    lo, hi = float(np.nanmin(sample)), float(np.nanmax(sample))
+    if lo < PLAUSIBLE_SST_C[0] or hi > PLAUSIBLE_SST_C[1]:
+        return [f"SST {lo:.1f}..{hi:.1f} °C, outside a plausible -3..40 °C"]
+    return []
 
 
 def check_cloud_file(
