@@ -86,79 +86,84 @@ def make_twin(
         What is on disk now; ``seconds == 0`` for files reused from the cache.
     """
     manifest = manifest or load_manifest()
-    spec = manifest.twin_size(size)
     root = data_dir(out_dir)
-    out: list[TwinFile] = []
-    for name in ("twin_train_val", "twin_test"):
-        ds = manifest.sst_dataset(name)
-        if ds.region not in REGION_PARAMS:
-            raise ManifestError(
-                f"sst_datasets.{name}.region: the twin knows regions "
-                f"{', '.join(REGION_PARAMS)}, not {ds.region!r}"
-            )
-        region = manifest.regions[ds.region]
-        hours = spec.train_val_hours if name == "twin_train_val" else spec.test_hours
-        lat = region.latitudes()[: spec.ny]
-        lon = region.longitudes()[: spec.nx]
-        path = root / ds.file
-        shape = (hours, len(lat), len(lon))
-        if not overwrite and _sst_cached(path, size, shape):
-            log.info("reusing %s", path)
-            out.append(TwinFile("sst", name, path, shape, 0.0))
-            continue
-        t0 = time.perf_counter()
-        times = twin_times(ds.start, hours)
-        log.info("simulating %s: %d hourly frames of %d×%d", name, *shape)
-        sst = sqg.simulate_sst(
-            times,
-            lat,
-            lon,
-            REGION_PARAMS[ds.region],
-            seed=manifest.twin.seed + _SEED_OFFSETS[name],
-            progress=progress,
-        )
-        source = manifest.source_of(name)
-        write_sst_netcdf(
-            sst,
-            path,
-            times=times,
-            latitudes=lat,
-            longitudes=lon,
-            depth_m=source.depth_m,
-            global_attrs={
-                "title": f"unisst twin: synthetic hourly SST, {region.description}",
-                "institution": "unisst (synthetic data, no observations)",
-                "source": f"{manifest.twin.generator}: SQG turbulence on an analytic background",
-                "history": f"unisst data make --size {size} (unisst {__version__})",
-                "references": "Yin et al. 2019, Unsupervised inpainting for occluded SST sequences",
-                "product_id": source.product_id,
-                "dataset_id": source.dataset_id,
-                SIZE_ATTR: size,
-                "unisst_seed": str(manifest.twin.seed + _SEED_OFFSETS[name]),
-            },
-        )
-        out.append(TwinFile("sst", name, path, shape, time.perf_counter() - t0))
+    out = [
+        _make_sst(name, size, root, manifest=manifest, overwrite=overwrite, progress=progress)
+        for name in ("twin_train_val", "twin_test")
+    ]
+    out.append(_make_clouds(size, root, manifest=manifest, overwrite=overwrite, progress=progress))
+    return out
 
-    clouds = manifest.cloud_dataset("twin")
+
+def _make_sst(
+    name: str, size: str, root: Path, *, manifest: Manifest, overwrite: bool, progress: bool
+) -> TwinFile:
+    """One SST file of the twin (simulated, or reused when it is there with this size)."""
+    spec, ds = manifest.twin_size(size), manifest.sst_dataset(name)
+    if ds.region not in REGION_PARAMS:
+        raise ManifestError(
+            f"sst_datasets.{name}.region: the twin knows regions "
+            f"{', '.join(REGION_PARAMS)}, not {ds.region!r}"
+        )
+    region = manifest.regions[ds.region]
+    hours = spec.train_val_hours if name == "twin_train_val" else spec.test_hours
+    lat, lon = region.latitudes()[: spec.ny], region.longitudes()[: spec.nx]
+    path = root / ds.file
+    shape = (hours, len(lat), len(lon))
+    if not overwrite and _sst_cached(path, size, shape):
+        log.info("reusing %s", path)
+        return TwinFile("sst", name, path, shape, 0.0)
+    t0 = time.perf_counter()
+    times = twin_times(ds.start, hours)
+    seed = manifest.twin.seed + _SEED_OFFSETS[name]
+    log.info("simulating %s: %d hourly frames of %d×%d", name, *shape)
+    sst = sqg.simulate_sst(times, lat, lon, REGION_PARAMS[ds.region], seed=seed,
+                           progress=progress)  # fmt: skip
+    source = manifest.source_of(name)
+    write_sst_netcdf(
+        sst,
+        path,
+        times=times,
+        latitudes=lat,
+        longitudes=lon,
+        depth_m=source.depth_m,
+        global_attrs={
+            "title": f"unisst twin: synthetic hourly SST, {region.description}",
+            "institution": "unisst (synthetic data, no observations)",
+            "source": f"{manifest.twin.generator}: SQG turbulence on an analytic background",
+            "history": f"unisst data make --size {size} (unisst {__version__})",
+            "references": "Yin et al. 2019, Unsupervised inpainting for occluded SST sequences",
+            "product_id": source.product_id,
+            "dataset_id": source.dataset_id,
+            SIZE_ATTR: size,
+            "unisst_seed": str(seed),
+        },
+    )
+    return TwinFile("sst", name, path, shape, time.perf_counter() - t0)
+
+
+def _make_clouds(
+    size: str, root: Path, *, manifest: Manifest, overwrite: bool, progress: bool
+) -> TwinFile:
+    """The twin's liquid-water-path clouds (simulated, or reused)."""
+    spec, clouds = manifest.twin_size(size), manifest.cloud_dataset("twin")
     path = root / clouds.file
     shape = (spec.cloud_steps, spec.ny, spec.nx)
     if not overwrite and _clouds_cached(path, shape):
         log.info("reusing %s", path)
-        out.append(TwinFile("clouds", "twin", path, shape, 0.0))
-    else:
-        t0 = time.perf_counter()
-        log.info("simulating clouds: %d steps of %d×%d", *shape)
-        lwp = cloud_model.simulate_lwp(
-            spec.cloud_steps,
-            ny=spec.ny,
-            nx=spec.nx,
-            seed=manifest.twin.seed + _SEED_OFFSETS["clouds"],
-            progress=progress,
-        )
-        with atomic_path(path) as tmp:
-            np.save(tmp, lwp.astype(np.float32), allow_pickle=False)
-        out.append(TwinFile("clouds", "twin", path, shape, time.perf_counter() - t0))
-    return out
+        return TwinFile("clouds", "twin", path, shape, 0.0)
+    t0 = time.perf_counter()
+    log.info("simulating clouds: %d steps of %d×%d", *shape)
+    lwp = cloud_model.simulate_lwp(
+        spec.cloud_steps,
+        ny=spec.ny,
+        nx=spec.nx,
+        seed=manifest.twin.seed + _SEED_OFFSETS["clouds"],
+        progress=progress,
+    )
+    with atomic_path(path) as tmp:
+        np.save(tmp, lwp.astype(np.float32), allow_pickle=False)
+    return TwinFile("clouds", "twin", path, shape, time.perf_counter() - t0)
 
 
 def _sst_cached(path: Path, size: str, shape: tuple[int, int, int]) -> bool:
