@@ -5,7 +5,9 @@ path (LWP, kg m-2) of the cloud window that occludes it. For an LWP threshold in
 **g m-2** (as the paper quotes them: 55..80, default 70) and a frame index it gives
 the LWP frame, the cloud mask (``lwp_to_mask``: occluded where LWP > threshold),
 the occluded SST frame and an occlusion-rate readout string; it also gives the LWP
-histogram and the occlusion-rate-vs-threshold curve (``occlusion_rate_curve``).
+histogram, the occlusion-rate-vs-threshold curve (``occlusion_rate_curve``), their
+table (:func:`rate_table`) and the step of the twin clouds' LWP density at their
+clear-sky level (:func:`clear_sky_step`, explained in the notebook).
 Everything is computed with :mod:`unisst_lib.data.masks`, so the numbers are the ones
 training and evaluation use.
 
@@ -17,7 +19,7 @@ evaluation data set gives that sequence. The figures are drawn by
 
 The readout has one stable, parseable format (:data:`READOUT_RE`)::
 
-    occlusion rate: 39.3 % (threshold 70 g/m², frame 0)
+    occlusion rate: 39.3 % (threshold 70 g m⁻², frame 0)
 
 Examples
 --------
@@ -27,7 +29,7 @@ Examples
 >>> sst = np.full((2, 2, 2), 20.0, dtype=np.float32)  # (T, H, W), °C
 >>> ex = MaskExplorer(lwp, sst, cloud_interval=5)
 >>> ex.readout(70, 0)
-'occlusion rate: 75.0 % (threshold 70 g/m², frame 0)'
+'occlusion rate: 75.0 % (threshold 70 g m⁻², frame 0)'
 >>> ex.frame(75, 0).mask.tolist()
 [[False, False], [True, True]]
 >>> parse_readout(ex.readout(75, 1))
@@ -61,18 +63,21 @@ from unisst_lib.data.masks import (
     occlusion_rate,
     occlusion_rate_curve,
 )
+from unisst_lib.data.twin.clouds import DEFAULT_CLOUDS
 from unisst_lib.views import explore_figures
 
 log = logging.getLogger(__name__)
 
 #: Thresholds of the occlusion-rate curve, g m-2: 55..80 in steps of 1 (the paper's range).
 CURVE_THRESHOLDS_GM2: tuple[float, ...] = tuple(float(t) for t in range(55, 81))
+#: Legend labels of the two scopes of :meth:`MaskExplorer.histogram` and ``curve``.
+SCOPE_LABELS = {"window": "this window", "dataset": "whole cloud data set"}
 #: Default histogram bin edges, g m-2 (values above the last edge go into the last bin).
 HISTOGRAM_EDGES_GM2 = np.arange(0.0, 302.5, 2.5)
 #: The readout: rate in % with one decimal, threshold in g m-2 (``:g``), frame index.
 READOUT_RE = re.compile(
     r"^occlusion rate: (?P<rate>\d+\.\d) % "
-    r"\(threshold (?P<threshold>[0-9.e+-]+) g/m², frame (?P<frame>\d+)\)$"
+    r"\(threshold (?P<threshold>[0-9.e+-]+) g m⁻², frame (?P<frame>\d+)\)$"
 )
 
 
@@ -82,7 +87,7 @@ class FrameIndexError(UnisstError, IndexError):
 
 # ----------------------------------------------------------------- readout
 def format_readout(rate: float, threshold_gm2: float, time_index: int) -> str:
-    """The readout string: ``"occlusion rate: 39.3 % (threshold 70 g/m², frame 0)"``.
+    """The readout string: ``"occlusion rate: 39.3 % (threshold 70 g m⁻², frame 0)"``.
 
     Parameters
     ----------
@@ -97,14 +102,14 @@ def format_readout(rate: float, threshold_gm2: float, time_index: int) -> str:
         raise ValueError(f"occlusion rate must be a fraction in [0, 1], got {rate}")
     return (
         f"occlusion rate: {100.0 * rate:.1f} % "
-        f"(threshold {float(threshold_gm2):g} g/m², frame {int(time_index)})"
+        f"(threshold {float(threshold_gm2):g} g m⁻², frame {int(time_index)})"
     )
 
 
 def parse_readout(text: str) -> tuple[float, float, int]:
     """Inverse of :func:`format_readout`: ``(rate in %, threshold g m-2, frame)``.
 
-    >>> parse_readout("occlusion rate: 39.3 % (threshold 72.5 g/m², frame 3)")
+    >>> parse_readout("occlusion rate: 39.3 % (threshold 72.5 g m⁻², frame 3)")
     (39.3, 72.5, 3)
     """
     m = READOUT_RE.match(text.strip())
@@ -367,13 +372,24 @@ class MaskExplorer:
 
 
 # ------------------------------------------------------------------- tables
+#: Name of :func:`rate_table`'s index.
+RATE_TABLE_INDEX = "threshold (g m⁻²)"
+
+
+def rate_column(label: str) -> str:
+    """:func:`rate_table`'s header of a curve: ``"this window: occluded (%)"``."""
+    return f"{label}: occluded (%)"
+
+
 def rate_table(
     curves: dict[str, xr.DataArray], thresholds_gm2: Sequence[float] = (55, 60, 65, 70, 75, 80)
 ):
     """Occluded pixels in % at a few thresholds: a ``pandas.DataFrame``.
 
-    Index ``threshold (g m-2)``, one column per curve of :meth:`MaskExplorer.curve`
-    (each must contain the thresholds), values rounded to 0.1 %.
+    Index :data:`RATE_TABLE_INDEX` (``threshold (g m⁻²)``), one column
+    :func:`rate_column` (``"<label>: occluded (%)"``) per curve of
+    :meth:`MaskExplorer.curve` (each must contain the thresholds), values rounded
+    to 0.1 %.
     """
     import pandas as pd
 
@@ -383,8 +399,109 @@ def rate_table(
         missing = sorted(set(thr) - {float(v) for v in c["threshold"].values})
         if missing:
             raise ValueError(f"curve {label!r} has no value at thresholds {missing} g m-2")
-        cols[label] = np.round(100 * c.sel(threshold=thr).values, 1)
-    return pd.DataFrame(cols, index=pd.Index(thr, name="threshold (g m-2)"))
+        cols[rate_column(label)] = np.round(100 * c.sel(threshold=thr).values, 1)
+    return pd.DataFrame(cols, index=pd.Index(thr, name=RATE_TABLE_INDEX))
+
+
+# ------------------------------------------------------- twin clear-sky step
+def clear_sky_gm2(clouds: str = "twin") -> float | None:
+    """The twin clouds' clear-sky level, g m-2 (45); None for other cloud data sets.
+
+    Below it the twin generator compresses the LWP toward zero
+    (:mod:`unisst_lib.data.twin.clouds`), which makes the density step there.
+    """
+    if clouds != "twin":
+        return None
+    return float(kgm2_to_gm2(DEFAULT_CLOUDS.clear_sky_lwp))
+
+
+@dataclass(frozen=True)
+class ClearSkyStep:
+    """Pixels either side of the twin's clear-sky level ``c`` (:func:`clear_sky_step`).
+
+    ``below`` / ``above``: pixels with LWP in ``[c - width, c)`` / ``[c, c + width)``;
+    ``n_below`` / ``total``: pixels with LWP < ``c`` / all pixels counted (``scope``);
+    ``power``: the generator's exponent ``p`` (the predicted density ratio); g m-2.
+    """
+
+    level_gm2: float
+    power: float
+    width_gm2: float
+    below: int
+    above: int
+    n_below: int
+    total: int
+    scope: str
+
+    @property
+    def ratio(self) -> float:
+        """``above / below``: how many times denser the LWP is just above ``c`` (inf if 0)."""
+        return self.above / self.below if self.below else float("inf")
+
+    @property
+    def fraction_below(self) -> float:
+        """Fraction of pixels with LWP < ``c`` (clear at every threshold >= ``c``)."""
+        return self.n_below / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        c, w = self.level_gm2, self.width_gm2
+        lo, hi = explore_figures.STUDIED_RANGE_GM2
+        where = "the whole cloud data set" if self.scope == "dataset" else "this window"
+        return (
+            f"Measured on {where} ({self.total:,} pixels): {self.below:,} pixels between "
+            f"{c - w:g} and {c:g} g m⁻², {self.above:,} between {c:g} and {c + w:g} g m⁻², "
+            f"so the density jumps ×{self.ratio:.2f} at the clear-sky level {c:g} g m⁻² "
+            f"(the compression predicts ×{self.power:g}). "
+            f"{100 * self.fraction_below:.1f} % of the pixels lie below {c:g} g m⁻²: "
+            f"clear at every threshold of {lo:g}–{hi:g} g m⁻², "
+            "as they would be without the compression."
+        )
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def clear_sky_step(
+    explorer: MaskExplorer,
+    *,
+    scope: Literal["window", "dataset"] = "dataset",
+    width_gm2: float = 1.0,
+    level_gm2: float | None = None,
+) -> ClearSkyStep:
+    """Count the pixels on either side of the twin's clear-sky level.
+
+    The twin generator replaces every LWP below ``c`` (``clear_sky_lwp``, 45 g m-2)
+    by ``c (LWP / c)**p`` (``p = clear_sky_power``, 4): continuous at ``c`` but four
+    times steeper, so the density of LWP just below ``c`` is ``1/p`` of that just
+    above. This measures that step.
+
+    Parameters
+    ----------
+    explorer
+        Sequence and clouds.
+    scope
+        As :meth:`MaskExplorer.histogram`.
+    width_gm2
+        Width of the two bands compared, g m-2.
+    level_gm2
+        The level, g m-2; default :func:`clear_sky_gm2` of the twin.
+    """
+    c = clear_sky_gm2("twin") if level_gm2 is None else float(level_gm2)
+    w = float(width_gm2)
+    if not (np.isfinite(w) and 0 < w < c):
+        raise ValueError(f"width_gm2 must be in (0, {c:g}) g m-2, got {width_gm2!r}")
+    top = max(c + w, float(HISTOGRAM_EDGES_GM2[-1])) + 1.0
+    counts, _ = explorer.histogram(scope=scope, edges_gm2=[0.0, c - w, c, c + w, top])
+    return ClearSkyStep(
+        level_gm2=c,
+        power=float(DEFAULT_CLOUDS.clear_sky_power),
+        width_gm2=w,
+        below=int(counts[1]),
+        above=int(counts[2]),
+        n_below=int(counts[0] + counts[1]),
+        total=int(counts.sum()),
+        scope=scope,
+    )
 
 
 # ------------------------------------------------------------------ loading

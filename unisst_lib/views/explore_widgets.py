@@ -22,6 +22,8 @@ CSS_THRESHOLD = "unisst-threshold"
 CSS_TIME = "unisst-time"
 CSS_READOUT = "unisst-readout"
 CSS_FRAME = "unisst-frame"
+#: Width of each slider (two fit side by side in a ~900 px column; they wrap below that).
+SLIDER_WIDTH = "420px"
 
 
 class ExplorerWidgets:
@@ -32,7 +34,9 @@ class ExplorerWidgets:
     :func:`~unisst_lib.views.explore.format_readout`) and the figure (an ``Image``
     holding :meth:`MaskExplorer.frame_figure` as PNG, so no interactive matplotlib
     backend is needed). The sliders carry the CSS classes
-    ``unisst-threshold`` and ``unisst-time``; ``box`` is what a notebook displays.
+    ``unisst-threshold`` and ``unisst-time``; ``box`` is what a notebook displays:
+    the sliders (``controls``, wrapping onto two lines in a narrow column) above the
+    readout and the picture (at most the column's width).
 
     Parameters
     ----------
@@ -54,7 +58,7 @@ class ExplorerWidgets:
         time_index: int = 0,
         threshold_range_gm2: tuple[float, float] = (40.0, 100.0),
         step_gm2: float = 0.5,
-        dpi: int = 80,
+        dpi: int = 100,
     ) -> None:
         import ipywidgets as widgets
 
@@ -73,11 +77,11 @@ class ExplorerWidgets:
             min=lo,
             max=hi,
             step=step_gm2,
-            description="LWP threshold (g/m²)",
+            description="LWP threshold (g m⁻²)",
             readout_format=".1f",
             continuous_update=False,
             style=style,
-            layout=widgets.Layout(width="460px"),
+            layout=widgets.Layout(width=SLIDER_WIDTH, max_width="100%"),
         )
         self.time = widgets.IntSlider(
             value=explorer.check_time(time_index),
@@ -87,10 +91,13 @@ class ExplorerWidgets:
             description="frame",
             continuous_update=False,
             style=style,
-            layout=widgets.Layout(width="400px"),
+            layout=widgets.Layout(width=SLIDER_WIDTH, max_width="100%"),
         )
         self.readout = widgets.Label(value="")
-        self.image = widgets.Image(format="png")
+        # Never wider than the output column: the PNG shrinks with it, keeping its aspect.
+        self.image = widgets.Image(
+            format="png", layout=widgets.Layout(max_width="100%", height="auto")
+        )
         self.threshold.add_class(CSS_THRESHOLD)
         self.time.add_class(CSS_TIME)
         self.readout.add_class(CSS_READOUT)
@@ -98,8 +105,15 @@ class ExplorerWidgets:
         self.threshold.observe(self.update, names="value")
         self.time.observe(self.update, names="value")
         self.update()
+        # Sliders above the picture, side by side when the column is wide enough and
+        # wrapped one under the other when not (e.g. a 1280 px browser with the file
+        # browser open), so neither is ever cut off on the right.
+        self.controls = widgets.HBox(
+            [self.threshold, self.time],
+            layout=widgets.Layout(flex_flow="row wrap", width="100%"),
+        )
         self.box = widgets.VBox(
-            [widgets.HBox([self.threshold, self.time]), self.readout, self.image]
+            [self.controls, self.readout, self.image], layout=widgets.Layout(width="100%")
         )
 
     def update(self, *_: Any) -> None:
