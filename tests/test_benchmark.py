@@ -441,18 +441,23 @@ def test_results_markdown_tables():
         "mean_fill", "dineof_window", "dineof_series", "unisst_hybrid", "oracle_supervised",
         "my_extra",
     ]  # fmt: skip
+    names = {m: report.method_label(m) for m in order}
+    assert names["dineof_series"] == "DINEOF (whole series)"
+    assert names["unisst_hybrid"] == "UNISST hybrid (fast)"
+    assert names["my_extra"] == "my_extra"  # an unknown method keeps its key
     for title, key, spec in (
         ("RMSE (°C)", "rmse_c", ".3f"),
         ("MAE (°C)", "mae_c", ".3f"),
         ("Effective resolution (km)", "effective_resolution_km", ".1f"),
     ):
         section = _section(md, title)
-        assert "| 55 g/m² | 70 g/m² |" in next(li for li in section if li.startswith("| method"))
-        assert any(li.startswith("| *occlusion rate* | | 60.0 % | 40.0 % |") for li in section)
-        lines = [li for li in section if li.startswith("| ") and li.split(" | ")[0][2:] in order]
-        assert [li.split(" | ")[0][2:] for li in lines] == order  # one line each, in order
+        assert "| 55 g m⁻² | 70 g m⁻² |" in next(li for li in section if li.startswith("| method"))
+        assert any(li.startswith("| *occluded (%)* | | 60.0 | 40.0 |") for li in section)
+        by_name = {v: k for k, v in names.items()}
+        lines = [li for li in section if li.startswith("| ") and li[2:].split(" | ")[0] in by_name]
+        assert [li[2:].split(" | ")[0] for li in lines] == [names[m] for m in order]
         for li in lines:
-            method = li.split(" | ")[0][2:]
+            method = by_name[li[2:].split(" | ")[0]]
             cells = [c.strip() for c in li.strip("|").split("|")]
             info = "series" if method == "dineof_series" else "window"
             expected = [
@@ -460,13 +465,170 @@ def test_results_markdown_tables():
                 for r in rows
                 if r["method"] == method
             ]
-            assert cells == [method, info, *expected]
-    timing = [li for li in _section(md, "Time on this machine") if li.startswith("| unisst")]
-    assert timing == ["| unisst_hybrid | 3600 | 2.00 | 96 |"]
-    goals = _section(md, "Goals for `unisst_hybrid`")
-    assert any(li.startswith("| 55 | 0.90 | 1.44 | 1.89 | unisst_hybrid | no |") for li in goals)
-    assert any(li.startswith("| 70 | 0.50 | 0.80 | 1.05 | unisst_hybrid | yes |") for li in goals)
-    assert "- `unisst_hybrid`: fast, 2000 steps" in md
+            assert cells == [names[method], info, *expected]
+    timing = [li for li in _section(md, "Time on this machine") if li.startswith("| UNISST")]
+    assert timing == ["| UNISST hybrid (fast) | 3600 | 2.00 | 96 |"]
+    goals = _section(md, "Goals for UNISST hybrid (fast)")
+    head = "| LWP threshold (g m⁻²) | vs DINEOF (window) | vs DINEOF (whole series) | vs oracle |"
+    assert any(li.startswith(head) for li in goals)
+    assert "| 55 | 0.90 | 1.44 | 1.89 | UNISST hybrid (fast) | no |" in goals
+    assert "| 70 | 0.50 | 0.80 | 1.05 | UNISST hybrid (fast) | yes |" in goals
+    assert "- UNISST hybrid (fast), `unisst_hybrid`: fast, 2000 steps" in md
+
+
+OLD_SPELLINGS = ("g/m²", "g m-2", "g m$^", "(°N)", "(°E)", "_gm2", "rmse_c", "mae_c")
+"""What a reader must not see in the kit's tables and figures (house style: ``g m⁻²``, 16°S)."""
+
+
+def _old_spellings(texts) -> list[str]:
+    return [t for t in texts if any(old in str(t) for old in OLD_SPELLINGS)]
+
+
+def _figure_texts(fig) -> list:
+    """The visible, non-empty Text artists of a drawn figure (tick labels included)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    FigureCanvasAgg(fig).draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _tiny_results() -> dict:
+    """A benchmark result of three methods at two thresholds, with spectra."""
+    rows = [
+        row(m, thr, base + (70 - thr) / 100, info)
+        for m, info, base in (
+            ("mean_fill", "window", 0.7),
+            ("dineof_series", "series", 0.2),
+            ("unisst_hybrid", "window", 0.25),
+        )
+        for thr in (55.0, 70.0)
+    ]
+    truth = np.array([10.0, 3.0, 1.0, 0.3, 0.1])
+    spectra = {
+        "threshold_gm2": 70.0,
+        "k_cpkm": [1 / 600, 1 / 300, 1 / 150, 1 / 75, 1 / 37.5],
+        "truth": truth.tolist(),
+        "methods": {
+            m: {"filled": (truth * f).tolist(), "error": (truth * e).tolist()}
+            for m, f, e in (
+                ("mean_fill", 0.5, 0.9),
+                ("dineof_series", 0.9, 0.4),
+                ("unisst_hybrid", 1.0, 0.3),
+            )
+        },
+    }
+    meta = {"dx_km": 9.0, "figure": "accuracy.png", "models": {"unisst_hybrid": "fast"}}
+    return {"rows": rows, "spectra": spectra, "meta": meta}
+
+
+def test_results_markdown_image_resolves_where_it_is_rendered():
+    from pathlib import Path
+
+    results = _tiny_results()
+    images = lambda md: [li for li in md.splitlines() if li.startswith("![")]  # noqa: E731
+    # default: the figure named in meta, relative to results.md (written next to it)
+    assert images(report.results_markdown(results)) == ["![spectra](accuracy.png)"]
+    # rendered elsewhere: the caller's path, or no image at all (the notebook draws it)
+    there = report.results_markdown(results, image="../benchmarks/accuracy.png")
+    assert images(there) == ["![spectra](../benchmarks/accuracy.png)"]
+    assert images(report.results_markdown(results, image=None)) == []
+    assert images(report.results_markdown({**results, "meta": {}})) == []
+    # the committed report: its image line is what the default still writes there, and
+    # the link resolves from benchmarks/ (results.md) and from the root (README)
+    root = Path(__file__).resolve().parent.parent
+    committed = (root / "benchmarks" / "results.md").read_text()
+    (line,) = images(committed)
+    meta = {"figure": "accuracy.png"}
+    assert images(report.results_markdown({**results, "meta": meta})) == [line]
+    assert (root / "benchmarks" / line[line.index("(") + 1 : -1]).is_file()
+    readme = [li for li in (root / "README.md").read_text().splitlines() if li.startswith("![")]
+    for li in readme:
+        assert (root / li[li.index("(") + 1 : li.rindex(")")]).is_file(), li
+
+
+def test_user_facing_text_has_the_house_units():
+    """Tables and figure texts write g m⁻², °C and 16°S, never g/m², g m-2 or (°N)."""
+    from unisst_lib.notebooks.helpers import benchmark_table
+    from unisst_lib.notebooks.sweep import _sample_title, sweep_markdown
+    from unisst_lib.views.plots import benchmark_figure, first_look_figure
+
+    results = _tiny_results()
+    md = report.results_markdown(results)
+    assert "55 g m⁻²" in md and _old_spellings(md.splitlines()) == []
+    table = benchmark_table(results)
+    assert list(table[0]) == ["method", "sees", "55 g m⁻²", "70 g m⁻²"]
+    assert [r["method"] for r in table] == [
+        "mean fill", "DINEOF (whole series)", "UNISST hybrid (fast)",
+    ]  # fmt: skip
+    assert table[1]["sees"] == "series" and table[1]["70 g m⁻²"] == 0.2
+    fig = benchmark_figure(results, labels=report.METHOD_LABELS)
+    texts = [t.get_text() for t in _figure_texts(fig)]
+    assert "LWP threshold (g m⁻²)" in texts and "UNISST hybrid (fast)" in texts
+    assert _old_spellings(texts) == []
+    lat = np.linspace(-20.0, -15.0, 8)
+    lon = np.linspace(-20.0, -15.0, 8)
+    sst = np.full((8, 8), 20.0) + lat[:, None] / 10
+    extent = (lon[0], lon[-1], lat[0], lat[-1])
+    fig = first_look_figure([("test", sst)], np.full((8, 8), 0.08), 70.0, extent=[extent])
+    texts = [t.get_text() for t in _figure_texts(fig)]
+    assert "16°S" in texts and "18°W" in texts and "LWP (g m⁻²)" in texts
+    assert not any(t.startswith("−") and "°" in t for t in texts)  # no negative degrees
+    assert _old_spellings(texts) == []
+    sweep_rows = [{"threshold_gm2": 70.0, "status": "ok", "occlusion_rate": 0.4, "mae_c": 0.1,
+                   "rmse_c": 0.2, "mean_fill_rmse_c": 0.5, "split": "test"}]  # fmt: skip
+    caption = _sample_title(sweep_rows[0])
+    assert caption.startswith("70 g m⁻², 40 % occluded")
+    lines = sweep_markdown(sweep_rows).splitlines()
+    assert "| 70 | 40.0 | 0.100 | 0.200 | 0.500 | test | ok |" in lines
+    assert _old_spellings([caption, *lines]) == []
+
+
+def test_benchmark_figure_fits_a_notebook_column_and_its_legend_hides_no_line():
+    from matplotlib.legend import Legend
+
+    from unisst_lib.views.plots import FIG_TEXT_PT, benchmark_figure
+
+    fig = benchmark_figure(_tiny_results(), labels=report.METHOD_LABELS)
+    width, height = fig.get_size_inches()
+    assert 7.0 <= width <= 9.0 and height <= 8.0  # 900 px at 100 dpi: shown at 100 %
+    sizes = {t.get_text(): t.get_fontsize() for t in _figure_texts(fig)}
+    assert min(sizes.values()) >= FIG_TEXT_PT >= 9, sorted(sizes.items(), key=lambda kv: kv[1])
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.findobj(Legend)
+    assert len(legend.get_texts()) == 4  # three methods and the truth, each once
+    box = legend.get_window_extent(renderer)
+    drawn = [ax for ax in fig.axes if ax.lines]
+    assert len(drawn) == 3
+    for ax in drawn:
+        assert not box.overlaps(ax.get_window_extent(renderer)), ax.get_title()
+
+
+def test_training_curves_fit_a_notebook_column_with_legends_beside_the_curves(tmp_path):
+    from matplotlib.legend import Legend
+
+    from unisst_lib.views.plots import FIG_TEXT_PT, training_curves_figure
+
+    (tmp_path / "train_log.csv").write_text(
+        "step,loss_d,loss_g_adv,loss_self_supervised\n1,4.0,0.1,0.5\n2,3.9,0.2,0.4\n"
+    )
+    (tmp_path / "val_log.csv").write_text(
+        "step,holdout_rmse_c,rmse_occluded_c,mae_occluded_c,mean_fill_rmse_occluded_c,"
+        "occlusion_rate,best\n2,0.5,0.6,0.4,0.8,0.5,1\n"
+    )
+    fig = training_curves_figure(tmp_path, title="run")
+    width, _ = fig.get_size_inches()
+    assert 7.0 <= width <= 9.0
+    sizes = {t.get_text(): t.get_fontsize() for t in _figure_texts(fig)}
+    assert min(sizes.values()) >= FIG_TEXT_PT >= 9, sorted(sizes.items(), key=lambda kv: kv[1])
+    renderer = fig.canvas.get_renderer()
+    legends = fig.findobj(Legend)
+    assert len(legends) == 3
+    for legend in legends:
+        ax = legend.axes
+        assert ax.lines and not legend.get_window_extent(renderer).overlaps(
+            ax.get_window_extent(renderer)
+        )
 
 
 def test_effective_resolution_ignores_scales_longer_than_k_min():

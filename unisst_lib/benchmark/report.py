@@ -4,7 +4,8 @@
 :func:`unisst_lib.benchmark.runs.benchmark_thresholds` (and the run's ``meta``)
 into tables of RMSE, MAE and effective resolution per method × threshold, the
 timing, and the goals of :func:`unisst_lib.benchmark.scores.goal_checks`; methods
-in :data:`METHOD_ORDER`, then any other in alphabetical order.
+in :data:`METHOD_ORDER`, then any other in alphabetical order, each named by
+:func:`method_label` (the notebook's tables and figure use the same names).
 """
 
 from __future__ import annotations
@@ -20,6 +21,38 @@ METHOD_ORDER = (
     "unisst_paper", "unisst_hybrid", "oracle_supervised",
 )  # fmt: skip
 
+METHOD_LABELS = {
+    "mean_fill": "mean fill",
+    "temporal_interp": "temporal interpolation",
+    "laplace": "Laplace inpainting",
+    "dineof_window": "DINEOF (window)",
+    "dineof_series": "DINEOF (whole series)",
+    "unisst_paper": "UNISST paper recipe (fast)",
+    "unisst_hybrid": "UNISST hybrid (fast)",
+    "oracle_supervised": "oracle (trained on the truth)",
+}
+"""What a reader sees for each method key of ``results.json`` (tables, figure legend)."""
+
+FROM_META = "from meta"
+"""Default of ``results_markdown(image=...)``: the figure named in ``meta["figure"]``."""
+
+
+def method_label(method: str) -> str:
+    """The human name of a benchmark method (:data:`METHOD_LABELS`; an unknown key as it is)."""
+    return METHOD_LABELS.get(method, method)
+
+
+def ordered_methods(rows: list[dict]) -> list[str]:
+    """The methods of ``rows``: those of :data:`METHOD_ORDER` in that order, then the others
+    in alphabetical order."""
+    present = {r["method"] for r in rows}
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+
+
+def threshold_header(threshold_gm2: float) -> str:
+    """The column header of one LWP threshold: ``55 g m⁻²``."""
+    return f"{threshold_gm2:g} g m⁻²"
+
 
 def _fmt(v, spec: str = ".3f") -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
@@ -30,10 +63,10 @@ def _method_table(
 ) -> list[str]:
     """Markdown table of ``key`` per method (lines) × threshold (columns), occlusion first."""
     by = {(r["method"], r["threshold_gm2"]): r for r in rows}
-    head = "| method | sees | " + " | ".join(f"{t:g} g/m²" for t in thresholds) + " |"
+    head = "| method | sees | " + " | ".join(threshold_header(t) for t in thresholds) + " |"
     rule = "| --- | --- | " + " | ".join("---:" for _ in thresholds) + " |"
-    occ = "| *occlusion rate* | | " + " | ".join(
-        f"{100 * by[(methods[0], t)]['occlusion_rate']:.1f} %" for t in thresholds
+    occ = "| *occluded (%)* | | " + " | ".join(
+        f"{100 * by[(methods[0], t)]['occlusion_rate']:.1f}" for t in thresholds
     ) + " |"  # fmt: skip
     lines = [head, rule, occ]
     for mth in methods:
@@ -42,7 +75,7 @@ def _method_table(
             r = by.get((mth, t))
             cells.append(_fmt(r[key], spec) if r else "–")
         info = by[(mth, thresholds[0])]["information"] if (mth, thresholds[0]) in by else ""
-        lines.append(f"| {mth} | {info} | " + " | ".join(cells) + " |")
+        lines.append(f"| {method_label(mth)} | {info} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -70,7 +103,9 @@ def _timing_table(rows: list[dict], methods: list[str]) -> list[str]:
         rs = [r for r in rows if r["method"] == mth]
         fill = float(np.mean([r["fill_seconds"] for r in rs]))
         fps = float(np.mean([r["frames_per_s"] or 0 for r in rs]))
-        out.append(f"| {mth} | {rs[0]['train_seconds']:.0f} | {fill:.2f} | {fps:.0f} |")
+        out.append(
+            f"| {method_label(mth)} | {rs[0]['train_seconds']:.0f} | {fill:.2f} | {fps:.0f} |"
+        )
     return out
 
 
@@ -79,48 +114,65 @@ def _goals_section(rows: list[dict], model: str) -> list[str]:
     checks = goal_checks(rows, model=model)
     if not checks:
         return []
+    window, series = method_label("dineof_window"), method_label("dineof_series")
     out = [
         "",
-        f"## Goals for `{model}`",
+        f"## Goals for {method_label(model)}",
         "",
-        "RMSE ratios (goal: ≤ 0.75 × dineof_window, ≤ 1.00 × dineof_series, ≤ 1.15 × "
-        "oracle, and the lowest RMSE of the window methods).",
+        f"RMSE ratios (goal: ≤ 0.75 × {window}, ≤ 1.00 × {series}, ≤ 1.15 × the oracle, and "
+        "the lowest RMSE of the window methods).",
         "",
-        "| threshold | vs dineof_window | vs dineof_series | vs oracle | best window method "
+        f"| LWP threshold (g m⁻²) | vs {window} | vs {series} | vs oracle | best window method "
         "| goals met |",
         "| ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for c in checks:
+        best = c["best_window_method"]
         out.append(
             f"| {c['threshold_gm2']:g} | {_fmt(c['vs_dineof_window'], '.2f')} | "
             f"{_fmt(c['vs_dineof_series'], '.2f')} | {_fmt(c['vs_oracle'], '.2f')} | "
-            f"{c['best_window_method']} | {'yes' if c['goals_met'] else 'no'} |"
+            f"{'–' if best is None else method_label(best)} | "
+            f"{'yes' if c['goals_met'] else 'no'} |"
         )
     return out
 
 
-def _appendix(meta: dict) -> list[str]:
-    """The models' descriptions and the spectra figure, when ``meta`` has them."""
+def _appendix(meta: dict, image: str | None) -> list[str]:
+    """The models' descriptions (when ``meta`` has them) and the figure at ``image``."""
     out = []
     if meta.get("models"):
         out += ["", "## Models", ""]
         for name, info in meta["models"].items():
-            out.append(f"- `{name}`: {info}")
-    if meta.get("figure"):
-        out += ["", f"![spectra]({meta['figure']})"]
+            out.append(f"- {method_label(name)}, `{name}`: {info}")
+    if image:
+        out += ["", f"![spectra]({image})"]
     return out
 
 
-def results_markdown(results: dict, *, model: str = "unisst_hybrid") -> str:
+def results_markdown(
+    results: dict, *, model: str = "unisst_hybrid", image: str | None = FROM_META
+) -> str:
     """The benchmark as Markdown tables: RMSE and MAE per method × threshold, resolution, timing.
 
-    ``results``: the dict written to ``results.json`` (``rows``, ``meta``).
+    Parameters
+    ----------
+    results
+        The dict written to ``results.json`` (``rows``, ``meta``).
+    model
+        The model whose goals are checked.
+    image
+        The figure's link, relative to where the Markdown is rendered. The
+        default, ``meta["figure"]``, is relative to ``results.md`` (which
+        ``benchmarks/accuracy.py`` writes next to the figure); rendered
+        elsewhere, pass the path from there, or None for no image (e.g. a
+        notebook that displays the figure itself).
     """
     rows = results["rows"]
     meta = results.get("meta", {})
+    if image == FROM_META:
+        image = meta.get("figure")
     thresholds = sorted({r["threshold_gm2"] for r in rows})
-    present = {r["method"] for r in rows}
-    methods = [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+    methods = ordered_methods(rows)
 
     def table(key: str, spec: str = ".3f") -> list[str]:
         return _method_table(rows, methods, thresholds, key, spec)
@@ -160,6 +212,6 @@ def results_markdown(results: dict, *, model: str = "unisst_hybrid") -> str:
         "",
         *_timing_table(rows, methods),
         *_goals_section(rows, model),
-        *_appendix(meta),
+        *_appendix(meta, image),
     ]
     return "\n".join(out) + "\n"

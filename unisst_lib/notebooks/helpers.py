@@ -261,22 +261,23 @@ def load_benchmark_results(path: str | os.PathLike[str]) -> dict[str, Any] | Non
 
 
 def benchmark_table(results: Mapping[str, Any], key: str = "rmse_c") -> list[dict[str, Any]]:
-    """One row per method, one column per threshold: ``key`` (°C) — for a DataFrame."""
-    from unisst_lib.benchmark.report import METHOD_ORDER
+    """One row per method, one column per LWP threshold: ``key`` (°C) — for a DataFrame.
+
+    Methods and columns are named as in ``benchmarks/results.md``
+    (:func:`unisst_lib.benchmark.report.method_label`, ``55 g m⁻²``).
+    """
+    from unisst_lib.benchmark.report import method_label, ordered_methods, threshold_header
 
     rows = results["rows"]
-    present = list(dict.fromkeys(r["method"] for r in rows))
-    methods = [m for m in METHOD_ORDER if m in present] + [m for m in present
-                                                          if m not in METHOD_ORDER]  # fmt: skip
+    methods = ordered_methods(rows)
     thresholds = sorted({float(r["threshold_gm2"]) for r in rows})
     by = {(r["method"], float(r["threshold_gm2"])): r for r in rows}
     table = []
     for m in methods:
-        entry: dict[str, Any] = {"method": m}
-        info = next((r.get("information", "") for r in rows if r["method"] == m), "")
-        entry["sees"] = info
+        entry: dict[str, Any] = {"method": method_label(m)}
+        entry["sees"] = next((r.get("information", "") for r in rows if r["method"] == m), "")
         for t in thresholds:
             v = by.get((m, t), {}).get(key)
-            entry[f"{t:g} g/m²"] = None if v is None else round(float(v), 3)
+            entry[threshold_header(t)] = None if v is None else round(float(v), 3)
         table.append(entry)
     return table

@@ -229,7 +229,7 @@ def _csv_value(v: Any) -> Any:
 
 def _sample_title(row: Mapping[str, Any]) -> str:
     """The caption of a threshold's sample: threshold, occlusion, RMSE (or that it failed)."""
-    head = f"{row['threshold_gm2']:g} g m$^{{-2}}$"
+    head = f"{row['threshold_gm2']:g} g m⁻²"
     if row["status"] != "ok":
         return f"{head}: failed"
     parts = [head]
@@ -252,13 +252,13 @@ def sweep_markdown(rows: Sequence[Mapping[str, Any]], *, out_dir: Path | None = 
         "One model trained and evaluated per liquid-water-path threshold. Errors in °C on the "
         "occluded pixels only; `sequence mean`: filling with the mean of the observed pixels.",
         "",
-        "| LWP threshold (g m⁻²) | occlusion rate | MAE (°C) | RMSE (°C) | sequence mean RMSE "
+        "| LWP threshold (g m⁻²) | occluded (%) | MAE (°C) | RMSE (°C) | sequence mean RMSE "
         "(°C) | evaluated on | status |",
         "| ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in rows:
         occ = r.get("occlusion_rate")
-        pct = "–" if occ is None else f"{num(100 * occ, '.1f')} %"
+        pct = "–" if occ is None else num(100 * occ, ".1f")
         lines.append(
             f"| {r['threshold_gm2']:g} | {pct} | "
             f"{num(r.get('mae_c'), '.3f')} | {num(r.get('rmse_c'), '.3f')} | "

@@ -8,13 +8,32 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cmocean
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+GM2 = "g m⁻²"
+"""How figures and tables write the unit of liquid water path (grams per square metre)."""
+FIG_TEXT_PT = 9
+"""Smallest font size of the figures here (points): legible at 100 % at their width."""
+FIG_TICK_PT = 9
+FIG_TITLE_PT = 10
+
+
+def latitude_label(v: float, _pos=None) -> str:
+    """``16°S``, ``0°``, ``20°N``: a latitude in degrees north as a reader writes it."""
+    v = round(float(v), 6) + 0.0
+    return f"{abs(v):g}°" + ("N" if v > 0 else "S" if v < 0 else "")
+
+
+def longitude_label(v: float, _pos=None) -> str:
+    """``15°W``, ``0°``, ``35°E``: a longitude in degrees east as a reader writes it."""
+    v = round(float(v), 6) + 0.0
+    return f"{abs(v):g}°" + ("E" if v > 0 else "W" if v < 0 else "")
 
 
 def sequence_figure(
@@ -47,7 +66,7 @@ def sequence_figure(
     known = [r[1] for r in rows if r[1] is not None]
     lo = float(np.nanmin([np.nanmin(a[frames]) for a in known]))
     hi = float(np.nanmax([np.nanmax(a[frames]) for a in known]))
-    fig = Figure(figsize=(2.2 * len(frames) + 0.8, 2.1 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(2.0 * len(frames) + 0.9, 2.0 * len(rows)), layout="constrained")
     axes = fig.subplots(len(rows), len(frames), squeeze=False)
     cmap = cmocean.cm.thermal.with_extremes(bad="0.75")
     im = None
@@ -79,29 +98,31 @@ _METHOD_STYLE = {
 }
 
 
-def benchmark_figure(results: dict) -> Figure:
-    """Three panels from a benchmark's ``results.json``.
+def benchmark_figure(results: dict, *, labels: Mapping[str, str] | None = None) -> Figure:
+    """Three panels from a benchmark's ``results.json``, sized for a notebook column.
 
-    (a) RMSE on occluded pixels (°C) against the LWP threshold (g m-2); (b) power
+    (a) RMSE on occluded pixels (°C) against the LWP threshold (g m⁻²); (b) power
     spectra (°C² km) of the true and reconstructed frames against wavelength
     (km); (c) the spectral error-to-signal ratio, whose crossing of 0.5 defines
-    the effective resolution.
+    the effective resolution. The methods' legend has a cell of its own (bottom
+    right), so it hides no line. ``labels``: method key -> name in the legend
+    (e.g. :data:`unisst_lib.benchmark.report.METHOD_LABELS`; default the keys).
     """
+    labels = labels or {}
     rows = results["rows"]
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig = Figure(figsize=(13, 4), layout="constrained")
-    ax_rmse, ax_psd, ax_ratio = fig.subplots(1, 3)
+    fig = Figure(figsize=(9, 7), layout="constrained")
+    (ax_rmse, ax_psd), (ax_ratio, ax_legend) = fig.subplots(2, 2)
     for mth in methods:
         color, ls = _METHOD_STYLE.get(mth, (None, "-"))
         rs = sorted((r for r in rows if r["method"] == mth), key=lambda r: r["threshold_gm2"])
         ax_rmse.plot(
             [r["threshold_gm2"] for r in rs], [r["rmse_c"] for r in rs], marker="o", ms=3,
-            color=color, ls=ls, label=mth,
+            color=color, ls=ls, label=labels.get(mth, mth),
         )  # fmt: skip
-    ax_rmse.set(xlabel="LWP threshold (g m$^{-2}$)", ylabel="RMSE on occluded pixels (°C)")
+    ax_rmse.set(xlabel=f"LWP threshold ({GM2})", ylabel="RMSE under the clouds (°C)")
     ax_rmse.set_ylim(bottom=0)
-    ax_rmse.set_title("(a) accuracy", fontsize=10)
-    ax_rmse.legend(fontsize=7)
+    ax_rmse.set_title("(a) accuracy", fontsize=FIG_TITLE_PT)
     spec = results.get("spectra") or {}
     if spec:
         wavelength = 1.0 / np.asarray(spec["k_cpkm"])
@@ -109,9 +130,10 @@ def benchmark_figure(results: dict) -> Figure:
         ax_psd.loglog(wavelength, truth, color="k", lw=2.5, alpha=0.4, label="truth")
         for mth, s in spec["methods"].items():
             color, ls = _METHOD_STYLE.get(mth, (None, "-"))
-            ax_psd.loglog(wavelength, s["filled"], color=color, ls=ls, lw=1, label=mth)
+            name = labels.get(mth, mth)
+            ax_psd.loglog(wavelength, s["filled"], color=color, ls=ls, lw=1, label=name)
             ax_ratio.semilogx(
-                wavelength, np.asarray(s["error"]) / truth, color=color, ls=ls, lw=1, label=mth
+                wavelength, np.asarray(s["error"]) / truth, color=color, ls=ls, lw=1, label=name
             )
         ax_ratio.axhline(0.5, color="0.3", lw=0.8)
         thr = spec.get("threshold_gm2")
@@ -122,10 +144,27 @@ def benchmark_figure(results: dict) -> Figure:
             ax.set_xticks(ticks, [str(t) for t in ticks])
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax_psd.set_ylabel("power spectral density (°C² km)")
-        ax_psd.set_title(f"(b) spectra of the filled frames, {thr:g} g m$^{{-2}}$", fontsize=10)
+        ax_psd.set_title(f"(b) spectra of the filled frames, {thr:g} {GM2}", fontsize=FIG_TITLE_PT)
         ax_ratio.set_ylabel("PSD(error) / PSD(truth)")
         ax_ratio.set_ylim(0, 1.5)
-        ax_ratio.set_title("(c) error-to-signal ratio (0.5: effective resolution)", fontsize=10)
+        ax_ratio.set_title("(c) error-to-signal ratio\n(0.5: effective resolution)",
+                           fontsize=FIG_TITLE_PT)  # fmt: skip
+    else:
+        for ax in (ax_psd, ax_ratio):
+            ax.set_axis_off()
+        ax_psd.text(0.5, 0.5, "no spectra in these results", ha="center", va="center",
+                    transform=ax_psd.transAxes, color="0.4")  # fmt: skip
+    for ax in (ax_rmse, ax_psd, ax_ratio):
+        ax.tick_params(labelsize=FIG_TICK_PT)
+        ax.grid(alpha=0.3, which="major")
+    handles: dict[str, object] = {}
+    for ax in (ax_rmse, ax_psd):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    ax_legend.set_axis_off()
+    if handles:
+        ax_legend.legend(list(handles.values()), list(handles), loc="center", fontsize=FIG_TEXT_PT,
+                         title="method", title_fontsize=FIG_TEXT_PT, frameon=False)  # fmt: skip
     return fig
 
 
@@ -145,17 +184,19 @@ def read_log(path) -> list[dict[str, float]]:
 def training_curves_figure(run_dir, *, title: str | None = None) -> Figure:
     """Loss and validation curves of a training run directory.
 
-    (a) the critics' hinge loss and the generator's adversarial loss; (b) the
-    self-supervised loss on withheld observed pixels (normalised units); (c) the
-    validation RMSE in °C: on withheld *observed* pixels (what selects ``best``,
-    no truth needed), on the occluded pixels against the truth (twin only) and
-    for filling with the sequence mean, with the best checkpoint marked.
+    Three panels stacked on one step axis, sized for a notebook column, each
+    with its legend outside on the right: (a) the critics' hinge loss and the
+    generator's adversarial loss; (b) the self-supervised loss on withheld
+    observed pixels (normalised units); (c) the validation RMSE in °C: on
+    withheld *observed* pixels (what selects ``best``, no truth needed), on the
+    occluded pixels against the truth (twin only) and for filling with the
+    sequence mean, with the best checkpoint marked.
     """
     run_dir = Path(run_dir)
     train = read_log(run_dir / "train_log.csv")
     val = read_log(run_dir / "val_log.csv")
-    fig = Figure(figsize=(12, 3.4), layout="constrained")
-    ax_adv, ax_ss, ax_val = fig.subplots(1, 3)
+    fig = Figure(figsize=(9, 7.5), layout="constrained")
+    ax_adv, ax_ss, ax_val = fig.subplots(3, 1, sharex=True)
 
     def curve(ax, rows, key, **kw) -> None:
         pts = [(r["step"], r[key]) for r in rows if key in r and np.isfinite(r[key])]
@@ -164,36 +205,41 @@ def training_curves_figure(run_dir, *, title: str | None = None) -> Figure:
 
     curve(ax_adv, train, "loss_d", color="tab:blue", label="critics (hinge)")
     curve(ax_adv, train, "loss_g_adv", color="tab:red", label="generator (adversarial)")
-    ax_adv.set(xlabel="generator step", ylabel="loss", title="(a) adversarial game")
+    ax_adv.set(ylabel="loss")
+    ax_adv.set_title("(a) adversarial game", fontsize=FIG_TITLE_PT)
     curve(ax_ss, train, "loss_self_supervised", color="tab:green", label="withheld pixels (L1)")
     curve(ax_ss, train, "loss_supervised", color="k", ls="-.", label="truth (oracle only)")
-    ax_ss.set(xlabel="generator step", ylabel="loss (normalised units)")
-    ax_ss.set_title("(b) self-supervised term")
+    ax_ss.set(ylabel="loss (normalised)")
+    ax_ss.set_title("(b) self-supervised term", fontsize=FIG_TITLE_PT)
     if train and not ax_ss.lines:
-        ax_ss.text(0.5, 0.5, "not used by this run\n(pure adversarial training)", ha="center",
+        ax_ss.text(0.5, 0.5, "not used by this run (pure adversarial training)", ha="center",
                    va="center", transform=ax_ss.transAxes, color="0.4")  # fmt: skip
     curve(ax_val, val, "holdout_rmse_c", color="tab:purple", marker="o", ms=3,
           label="withheld observed pixels")  # fmt: skip
     curve(ax_val, val, "rmse_occluded_c", color="tab:orange", marker="o", ms=3,
-          label="under the clouds (truth, twin only)")  # fmt: skip
+          label="under the clouds\n(truth, twin only)")  # fmt: skip
     curve(ax_val, val, "mean_fill_rmse_occluded_c", color="0.5", ls=":",
-          label="sequence mean under the clouds")  # fmt: skip
-    ax_val.set(xlabel="generator step", ylabel="RMSE (°C)", title="(c) validation")
+          label="sequence mean\nunder the clouds")  # fmt: skip
+    ax_val.set(xlabel="generator step", ylabel="RMSE (°C)")
+    ax_val.set_title("(c) validation", fontsize=FIG_TITLE_PT)
     ax_val.set_ylim(bottom=0)
     best = [r for r in val if r.get("best") == 1]
     if best:
         b = best[-1]
         ax_val.axvline(b["step"], color="0.3", lw=0.8, ls="--")
         ax_val.annotate(f"best: step {b['step']:.0f} ", (b["step"], 0.02), ha="right",
-                        xycoords=("data", "axes fraction"), fontsize=8, color="0.3")  # fmt: skip
+                        xycoords=("data", "axes fraction"), fontsize=FIG_TEXT_PT,
+                        color="0.3")  # fmt: skip
     for ax in (ax_adv, ax_ss, ax_val):
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=FIG_TEXT_PT,
+                      frameon=False)  # fmt: skip
+        ax.tick_params(labelsize=FIG_TICK_PT)
         ax.grid(alpha=0.3)
     if not train and not val:
         ax_adv.text(0.5, 0.5, "no log yet", ha="center", va="center", transform=ax_adv.transAxes)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=FIG_TITLE_PT + 1)
     return fig
 
 
@@ -211,32 +257,42 @@ def first_look_figure(
     sst_frames
         (label, (H, W) SST in °C) pairs, one panel each.
     lwp_kgm2
-        (H, W) liquid water path, kg m-2.
+        (H, W) liquid water path, kg m⁻².
     threshold_gm2
-        LWP threshold, g m-2: occluded where LWP exceeds it.
+        LWP threshold, g m⁻²: occluded where LWP exceeds it.
     extent
-        (lon_min, lon_max, lat_min, lat_max) per SST frame, degrees (axes labels).
+        (lon_min, lon_max, lat_min, lat_max) per SST frame, degrees east / north
+        (ticks written ``15°W``, ``16°S``).
+
+    Two panels a row, 9 inches wide (a notebook column).
     """
     n = len(sst_frames) + 2
-    fig = Figure(figsize=(3.1 * n, 3.0), layout="constrained")
-    axes = fig.subplots(1, n)
+    ncols = min(n, 2)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(9, 3.6 * nrows), layout="constrained")
+    axes = list(np.ravel(fig.subplots(nrows, ncols, squeeze=False)))
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    axes = axes[:n]
     for k, (label, frame) in enumerate(sst_frames):
         ax = axes[k]
         ext = None if extent is None else extent[k]
         im = ax.imshow(frame, origin="lower", cmap=cmocean.cm.thermal, extent=ext)
         fig.colorbar(im, ax=ax, shrink=0.8, label="SST (°C)")
-        ax.set_title(label, fontsize=9)
+        ax.set_title(label, fontsize=FIG_TITLE_PT)
         if ext is not None:
-            ax.set(xlabel="longitude (°E)", ylabel="latitude (°N)")
+            ax.xaxis.set_major_formatter(FuncFormatter(longitude_label))
+            ax.yaxis.set_major_formatter(FuncFormatter(latitude_label))
+        ax.tick_params(labelsize=FIG_TICK_PT)
     ax = axes[-2]
     im = ax.imshow(1000.0 * np.asarray(lwp_kgm2), origin="lower", cmap=cmocean.cm.gray_r)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="LWP (g m$^{-2}$)")
-    ax.set_title("liquid water path", fontsize=9)
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"LWP ({GM2})")
+    ax.set_title("liquid water path", fontsize=FIG_TITLE_PT)
     ax = axes[-1]
     mask = 1000.0 * np.asarray(lwp_kgm2) > threshold_gm2
     ax.imshow(mask, origin="lower", cmap="Greys", vmin=0, vmax=1.6)
-    ax.set_title(f"cloud mask at {threshold_gm2:g} g m$^{{-2}}$: {mask.mean():.0%} hidden",
-                 fontsize=9)  # fmt: skip
+    ax.set_title(f"cloud mask at {threshold_gm2:g} {GM2}: {mask.mean():.0%} hidden",
+                 fontsize=FIG_TITLE_PT)  # fmt: skip
     for ax in axes[-2:]:
         ax.set_xticks([])
         ax.set_yticks([])
