@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from unisst_lib.benchmark.report import results_markdown
+from unisst_lib.benchmark.report import METHOD_LABELS, results_markdown
 from unisst_lib.benchmark.runs import DINEOF_SERIES_OPTIONS, benchmark_thresholds
 from unisst_lib.benchmark.windows import load_test_set
 from unisst_lib.core.config import to_dict
@@ -132,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--series-k-max", type=int, default=40, help="dineof_series: most EOFs tried")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--report-only", action="store_true",
+        help="re-render results.md and accuracy.png from OUT/results.json; train and score nothing",
+    )  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.report_only:
+        write_report(json.loads((args.out / "results.json").read_text()), args.out)
+        return 0
     torch.set_num_threads(args.threads)
     cfg_steps = load_config(args.config).steps
     args.twin_size, args.data_dir = "full", None
@@ -190,13 +197,18 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=1) + "\n")
-    with atomic_path(args.out / "results.md") as tmp:
-        tmp.write_text(results_markdown(results))
-    fig = benchmark_figure(results)
-    with atomic_path(args.out / "accuracy.png") as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    log.info("wrote %s", args.out / "results.md")
+    write_report(results, args.out)
     return 0
+
+
+def write_report(results: dict, out: Path) -> None:
+    """results.md and accuracy.png from a results dict (what ``--report-only`` re-renders)."""
+    with atomic_path(out / "results.md") as tmp:
+        tmp.write_text(results_markdown(results))
+    fig = benchmark_figure(results, labels=METHOD_LABELS)
+    with atomic_path(out / "accuracy.png") as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    log.info("wrote %s and %s", out / "results.md", out / "accuracy.png")
 
 
 if __name__ == "__main__":
