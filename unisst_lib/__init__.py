@@ -24,6 +24,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 #: Public name -> "module:attribute" it comes from.
 _API = {
     "open_sst": "unisst_lib.data.io:open_sst",
+    "open_archive": "unisst_lib.data.archive:open_archive",
     "load_clouds": "unisst_lib.data.io:load_clouds",
     "load_manifest": "unisst_lib.core.manifest:load_manifest",
     "make_twin": "unisst_lib.data.twin.make:make_twin",

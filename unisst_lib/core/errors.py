@@ -74,3 +74,27 @@ class RemoteDataError(DownloadError):
 
 class ManualDownloadRequired(DownloadError):
     """The server will not serve a script (bot challenge, 403): download by hand."""
+
+
+class MixedGridError(GridError):
+    """Files of one archive are not on the same latitude/longitude grid."""
+
+
+class CadenceError(DataFormatError):
+    """Time steps that fit no regular cadence, mixed cadences, repeated dates or one frame."""
+
+
+class QualityError(DataFormatError):
+    """A quality filter that cannot apply (no ``quality_level``) or leaves nothing."""
+
+
+class LandMaskError(DataFormatError):
+    """A land mask that cannot be read or used, or a domain that is all land."""
+
+
+class UnisstWarning(UserWarning):
+    """Base class of the warnings unisst gives about usable but doubtful input."""
+
+
+class ArchiveWarning(UnisstWarning):
+    """An SST archive that opens but may fill poorly (grid, domain size, land share)."""
