@@ -1,8 +1,12 @@
-"""Maps: offline Natural Earth, comparison/locator figures, GIFs, the hvplot view."""
+"""Maps: offline Natural Earth, comparison/locator figures, GIFs, the time-slider view."""
 
 from __future__ import annotations
 
 import io
+import json
+import re
+import shutil
+import subprocess
 import sys
 import time
 
@@ -13,7 +17,7 @@ import xarray as xr
 
 pytest.importorskip("cartopy")
 pytest.importorskip("holoviews")
-pytest.importorskip("hvplot")
+pytest.importorskip("holoviews")
 
 import cartopy
 import cartopy.io
@@ -242,6 +246,24 @@ def test_locator_figure_draws_one_box_per_region():
 
 
 # ---------------------------------------------------------------------------- GIF
+def _sequence(n_time: int, n: int = 64, south: bool = False):
+    """truth / observation / recovered of ``n_time`` frames of n×n, 40 % random clouds, °C."""
+    lat = np.linspace(-20, -14.75, n) if south else np.linspace(20, 25.25, n)
+    lon = np.linspace(-20, -14.75, n)
+    yy, xx = np.meshgrid(lat, lon, indexing="ij")
+    truth = np.stack([24.0 - 0.4 * (yy - 20) + 0.3 * np.sin(xx + t) for t in range(n_time)])
+    rng = np.random.default_rng(0)
+    clouds = rng.random(truth.shape) < 0.4
+    rec = np.where(clouds, truth + 0.1 * rng.standard_normal(truth.shape), truth)
+    times = pd.date_range("2019-01-01T00:30", periods=n_time, freq="6h")
+    coords = {"time": times, "latitude": lat, "longitude": lon}
+
+    def da(a):
+        return xr.DataArray(a.astype(np.float32), dims=map_panels.DIMS, coords=coords)
+
+    return da(truth), da(np.where(clouds, np.nan, truth)), da(rec)
+
+
 def test_sequence_gif_frames_size_and_timing(fields, tmp_path):
     import imageio.v3 as iio
     from PIL import Image
@@ -251,14 +273,40 @@ def test_sequence_gif_frames_size_and_timing(fields, tmp_path):
     frames = iio.imread(path, index=None)
     assert frames.shape[0] == T
     height, width = frames.shape[1:3]
-    assert (width, height) == (round(2.8 * 50), round((2.3 * 3 + 0.7) * 50))
+    assert (width, height) == (round(7.5 * 50), round(7.3 * 50))  # 2×2: three maps + colour bar
     assert len({f.tobytes() for f in frames}) == T  # every time step its own image
     with Image.open(path) as im:
         assert im.info["duration"] == 250 and im.info["loop"] == 0
     assert [p.name for p in path.parent.iterdir()] == ["seq.gif"]  # no temporary left
 
-    two_rows = animation.sequence_gif(None, *fields[1:], tmp_path / "real.gif", dpi=50)
-    assert iio.imread(two_rows, index=None).shape[:2] == (T, round((2.3 * 2 + 0.7) * 50))
+    one_row = animation.sequence_gif(None, *fields[1:], tmp_path / "real.gif", dpi=50)
+    assert iio.imread(one_row, index=None).shape[:3] == (T, round(4.3 * 50), round(7.5 * 50))
+
+
+def test_sequence_gif_is_readable_and_small(tmp_path):
+    """24 frames: maps >= 300 px wide, ticks >= 9 pt, the time in the title, < 3 MB."""
+    import imageio.v3 as iio
+
+    truth, obs, rec = _sequence(24)
+    path = animation.sequence_gif(truth, obs, rec, tmp_path / "seq.gif")
+    frames = iio.imread(path, index=None)
+    assert frames.shape[:3] == (24, 730, 750)
+    assert path.stat().st_size < 3_000_000
+
+    checked = map_panels.check_fields(truth, obs, rec)
+    missing = map_panels.no_sst(checked[0], checked[2])
+    rows = list(zip(("truth", "observation", "recovered"), checked, strict=True))
+    anim = animation._Animation(rows, checked[1], missing, (20.0, 26.0), 100, np.zeros(24))
+    maps_ = _geoaxes(anim.fig)
+    assert len(maps_) == 3 and all(ax.get_window_extent().width >= 300 for ax in maps_)
+    anim.image(5)  # draws frame 5: its gridline labels and title
+    ticks = [t for ax in maps_ for a in ax.artists if hasattr(a, "label_artists")
+             for t in a.label_artists if t.get_visible()]  # fmt: skip
+    assert ticks and min(t.get_fontsize() for t in ticks) >= 9
+    assert any(t.get_text() == "20°N" for t in ticks)
+    assert anim.suptitle.get_text() == "2019-01-02 06:30 UTC"
+    assert anim.suptitle.get_fontsize() >= 12
+    assert anim.cb.ax.get_xticklabels()[0].get_fontsize() >= 9
 
 
 def test_failed_gif_write_leaves_no_file(fields, tmp_path, monkeypatch):
@@ -278,7 +326,7 @@ def test_failed_gif_write_leaves_no_file(fields, tmp_path, monkeypatch):
     assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
 
 
-# ---------------------------------------------------------------------- hvplot view
+# ---------------------------------------------------------------- interactive view
 def test_interactive_view_has_a_time_slider(fields):
     import holoviews as hv
 
@@ -290,6 +338,7 @@ def test_interactive_view_has_a_time_slider(fields):
         assert isinstance(p, hv.HoloMap)
         assert [d.name for d in p.kdims] == ["time"]
         assert len(p.keys()) == T
+        assert p.last.vdims[0].unit == "°C"
     err = panels[-1].last
     assert np.nanmax(np.abs(err.dimension_values(2))) == pytest.approx(0.5, abs=1e-5)
     model = hv.render(view, backend="bokeh")  # builds the bokeh model offline
@@ -297,3 +346,91 @@ def test_interactive_view_has_a_time_slider(fields):
 
     without = interactive.interactive_view(None, *fields[1:])
     assert [p.last.vdims[0].name for p in without] == ["observation", "recovered"]
+
+
+def test_interactive_axes_are_labelled_in_degrees_north_south_east_west():
+    import holoviews as hv
+    from bokeh.models import CustomJSTickFormatter, Plot
+
+    model = hv.render(interactive.interactive_view(*_sequence(2, 8, south=True)), backend="bokeh")
+    figures = [f for f in model.select({"type": Plot}) if f.yaxis]
+    assert len(figures) == 4
+    for fig in figures:
+        (x,), (y,) = fig.xaxis, fig.yaxis
+        assert (x.axis_label, y.axis_label) == ("longitude", "latitude")
+        assert isinstance(y.formatter, CustomJSTickFormatter)
+        assert y.formatter.code == interactive.degree_js("latitude")
+        assert x.formatter.code == interactive.degree_js("longitude")
+    labels = [interactive.degree_label(v, "latitude") for v in (-16, -15.5, 0, 20)]
+    assert labels == ["16°S", "15.5°S", "0°", "20°N"]
+    assert interactive.degree_label(-15.25, "longitude") == "15.25°W"
+    with pytest.raises(map_panels.MapInputError, match="latitude"):
+        interactive.degree_label(1, "depth")
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node (to run the tick JavaScript) absent")
+def test_the_browser_labels_degrees_as_the_python_rule_does():
+    values = [-16, -15.5, -0.004, 0, 14.75, 35.25, 179.999]
+    for axis in ("latitude", "longitude"):
+        script = (
+            f"const f = new Function('tick', {json.dumps(interactive.degree_js(axis))});"
+            f"console.log(JSON.stringify({json.dumps(values)}.map(f)));"
+        )
+        out = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+        assert json.loads(out.stdout) == [interactive.degree_label(v, axis) for v in values]
+
+
+def _embedded_html(bundle) -> str:
+    data = bundle._repr_mimebundle_()
+    return (data[0] if isinstance(data, tuple) else data)["text/html"]
+
+
+def test_a_short_sequence_is_embedded_with_its_slider_below_and_no_cdn(fields):
+    html = _embedded_html(interactive.interactive_panel(*fields))
+    # the first frame of the four panels, and every frame as a patch the slider applies
+    assert html.count('"dtype":"float32"') == 4
+    assert html.count("PATCH-DOC") == T
+    assert html.count('\\"dtype\\":\\"float32\\"') == 4 * T
+    assert "cdn.holoviz.org" not in html and "cdn.bokeh.org" not in html
+    assert html.index('"name":"Figure"') < html.index('"name":"Slider"')  # slider below
+    widths = {int(w) for w in re.findall(r'"frame_width":(\d+)', html)}
+    assert widths == {interactive.PANEL_WIDTH}
+
+
+def test_a_long_sequence_redraws_when_the_slider_is_released():
+    import holoviews as hv
+    import panel as pn
+    import param
+
+    truth, obs, rec = _sequence(6, 8)
+    col = interactive.interactive_panel(truth, obs, rec, embed_max=4)
+    assert isinstance(col, pn.Column)
+    pane, slider = col.objects  # the slider under the grid
+    assert isinstance(slider, pn.widgets.DiscreteSlider) and len(slider.options) == 6
+    dmaps = list(pane.object)
+    assert len(dmaps) == 4 and all(isinstance(d, hv.DynamicMap) for d in dmaps)
+    frames = next(iter(interactive.interactive_view(truth, obs, rec)))  # truth, every frame
+    first = dmaps[0][()].dimension_values(2)
+    slider.value = list(slider.options.values())[3]  # dragging: nothing redrawn yet
+    assert dmaps[0].streams[0].contents == {"frame": 0}
+    with param.edit_constant(slider):
+        slider.value_throttled = 3  # released
+    assert dmaps[0].streams[0].contents == {"frame": 3}
+    shown = dmaps[0][()].dimension_values(2)
+    np.testing.assert_array_equal(shown, frames[truth["time"].values[3]].dimension_values(2))
+    assert not np.array_equal(shown, first)
+
+
+def test_resources_are_written_once_for_jupyterlab(monkeypatch):
+    import IPython.display
+
+    published = []
+    monkeypatch.setattr(IPython.display, "publish_display_data", lambda d, **k: published.append(d))
+    both = {interactive.HOLOVIEWS_LOAD_MIME: "js", "application/javascript": "js"}
+    with interactive._one_copy(keep_classic=False):
+        IPython.display.publish_display_data(dict(both))
+        IPython.display.publish_display_data({"text/html": "<style/>"})
+    with interactive._one_copy(keep_classic=True):
+        IPython.display.publish_display_data(dict(both))
+    assert published == [{interactive.HOLOVIEWS_LOAD_MIME: "js"}, {"text/html": "<style/>"}, both]
+    assert IPython.display.publish_display_data.__name__ == "<lambda>"  # restored

@@ -93,10 +93,10 @@ def _small_parameters(name: str, data_dir: Path, work: Path) -> dict:
     table = {
         "01_download": {"twin_size": "tiny"},
         "03_training": {"config": "tiny", "steps": 2, "eval_every": 2, "run_dir": run},
-        "04_visualisation": {
-            "checkpoint": run / "checkpoints" / "best.pt",
-            "fallback_config": "tiny",
-            "fallback_steps": 2,
+        "04_visualisation": {  # trains its own model (runs alone, e.g. with -k 04)
+            "train_steps": 2,
+            "train_config": "tiny",
+            "train_run_dir": work / "run04",
             "n_eval": 2,
             "gif_frames": 3,
             "readme_figure": work / "docs" / "unisst_demo.png",
@@ -134,7 +134,8 @@ def _fake_results() -> dict:
             "unisst_hybrid": {"filled": truth, "error": [t * 0.3 for t in truth]},
         },
     }
-    meta = {"command": "test", "date": "today", "machine": "ci", "dx_km": 9.0}
+    meta = {"command": "test", "date": "today", "machine": "ci", "dx_km": 9.0,
+            "figure": "accuracy.png"}  # fmt: skip
     return {"rows": rows, "spectra": spectra, "meta": meta}
 
 
@@ -147,6 +148,36 @@ def _errors(path: Path) -> list[str]:
         for o in c.get("outputs", [])
         if o.get("output_type") == "error"
     ]
+
+
+def _outputs(path: Path, kind: str) -> list[str]:
+    """The texts of an executed notebook's outputs: a stream (``stdout``, ``stderr``) or a
+    MIME type (``text/html``, ``text/markdown``) of displays and results."""
+    nb = nbformat.read(path, as_version=4)
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == kind:
+                out.append(o["text"])
+            elif kind in o.get("data", {}):
+                out.append(o["data"][kind])
+    return out
+
+
+def _check_reader_facing_outputs(path: Path) -> None:
+    """No log line in a pink stderr box, no raw keys or old units in the tables, and
+    every Markdown image found from notebooks/ (where JupyterLab renders it)."""
+    import re
+
+    stderr = "".join(_outputs(path, "stderr"))
+    assert "INFO" not in stderr and "unisst_lib" not in stderr, stderr[:500]
+    tables = "".join(_outputs(path, "text/html"))
+    for raw in ("rmse_c", "mae_c", "occluded_c", "_gm2", "g/m²", "g m-2", "<th>0</th>"):
+        assert raw not in tables, f"{path.name}: {raw!r} in a table"
+    for md in _outputs(path, "text/markdown"):
+        assert "g/m²" not in md and "g m-2" not in md
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+            assert (NOTEBOOKS / target).is_file(), f"{path.name}: image {target} not found"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -169,6 +200,9 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
         assert m["split"] == "val" and m["step"] == 2 and m["threshold_gm2"] == 70.0
         assert 0 < m["rmse_c"] < 10 and 0 < m["occlusion_rate"] < 1
         assert (work / "run" / "checkpoints" / "best.pt").is_file()
+        # the data's log lines reach the cell output as plain stdout (setup_notebook)
+        assert "SST sequences of 24 frames" in "".join(_outputs(out, "stdout"))
+        _check_reader_facing_outputs(out)
     if name == "04_visualisation":
         m = read_metrics(work / name / "metrics.json")
         assert m["split"] == "test" and 0 < m["rmse_c"] < 10 and 0 < m["mae_c"] <= m["rmse_c"]
@@ -177,8 +211,26 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
         readme = work / "docs" / "unisst_demo.png"
         assert readme.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert readme.stat().st_size < 300_000
+        stdout = "".join(_outputs(out, "stdout"))
+        assert "Using the model trained here, " in stdout and "config tiny" in stdout
+        assert "(withheld observed pixels). The bundled model: " in stdout
+        tables = [h for h in _outputs(out, "text/html") if 'class="dataframe"' in h]
+        assert len(tables) == 2  # this sequence's errors, then n_eval sequences'
+        for raw in ("rmse_", "mae_", "_c<", "occlusion_rate", "<th>0</th>"):
+            assert raw not in "".join(tables), f"{raw!r} in a table of 04"
+        assert "RMSE under clouds (°C)" in tables[0] and "<th>sequences</th>" in tables[1]
+        # bokeh/panel's scripts are written once, in one copy (JupyterLab's), not per output
+        scripts = _outputs(out, "application/vnd.holoviews_load.v0+json")
+        assert sum(len(js) > 1_000_000 for js in scripts) == 1
+        assert all(len(js) < 100_000 for js in _outputs(out, "application/javascript"))
     if name == "05_benchmark":
         assert (work / name / "benchmark.png").is_file()
+        assert "wrote " in "".join(_outputs(out, "stdout"))  # save_figure's log line
+        _check_reader_facing_outputs(out)
+        tables = "".join(_outputs(out, "text/html"))
+        assert "UNISST hybrid (fast)" in tables and "60 g m⁻²" in tables
+        (report,) = _outputs(out, "text/markdown")[-1:]
+        assert "## Goals for UNISST hybrid (fast)" in report and "![" not in report
 
 
 def test_training_notebook_resumes_where_the_run_stopped(tiny_data_dir, work, jupyter_home):
@@ -223,8 +275,7 @@ def test_sweep_reports_a_failed_run_and_goes_on(tiny_data_dir, tmp_path, jupyter
     # 5000 g m-2 (5 kg m-2) is no LWP threshold: training fails at once in that folder
     res = sweep(
         (70, 5000),
-        {"config": "tiny", "steps": 2, "data_dir": tiny_data_dir, "device": "cpu",
-         "fallback_config": "tiny", "fallback_steps": 2},
+        {"config": "tiny", "steps": 2, "data_dir": tiny_data_dir, "device": "cpu"},
         tmp_path / "sweep",
         overrides={"04_visualisation": {"interactive": False, "make_gif": False, "n_eval": 2}},
         directory=NOTEBOOKS,

@@ -208,20 +208,6 @@ def describe_split(split_set: str, split: str) -> str:
     return label + (" (never seen in training)" if split == "test" else "")
 
 
-def show_interactive(view) -> None:
-    """Display a HoloViews or Panel object with every resource inline: no CDN, works offline.
-
-    Call ``hv.extension("bokeh", inline=True)`` first (it inlines the JavaScript).
-    HoloViews' own display still links Panel's stylesheets from cdn.holoviz.org;
-    through :func:`panel.panel` with ``panel.config.inline`` they are inlined too.
-    """
-    import panel as pn
-    from IPython.display import display
-
-    pn.config.inline = True
-    display(pn.panel(view))
-
-
 def representative_frame(rec) -> int:
     """The frame whose cloud cover is closest to the sequence's mean (a fair single picture).
 

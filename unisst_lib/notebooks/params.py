@@ -232,7 +232,8 @@ def demo_parameters(
 
     The ``fast`` config (``tiny`` for the tiny twin) trained for ``steps`` steps
     into ``run_dir`` (default ``runs/demo``, ``runs/demo_tiny``), evaluated four
-    times on the way on 10 validation sequences, and the README picture.
+    times on the way on 10 validation sequences; ``04_visualisation`` maps that run's
+    ``best.pt`` (never the bundled model or an older run) and saves the README picture.
     """
     config = "tiny" if size == "tiny" else "fast"
     run_dir = run_dir or ("runs/demo_tiny" if size == "tiny" else "runs/demo")
@@ -250,10 +251,8 @@ def demo_parameters(
             "eval_every": max(1, int(steps) // 4),
             "val_sequences": 10,
         },
-        "04_visualisation": {
+        "04_visualisation": {  # the model 03 just trained (its line says which, and when)
             "checkpoint": f"{run_dir}/checkpoints/best.pt",
-            "fallback_config": config,
-            "fallback_steps": int(steps),
             "readme_figure": readme_figure,
         },
     }

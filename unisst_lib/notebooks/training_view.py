@@ -5,7 +5,9 @@ parameters over a named config), shows it with :func:`describe_config`, trains
 with a :class:`LiveTrainingPlot` redrawing the curves at every evaluation, and
 reports with :func:`training_summary`, :func:`validation_table`,
 :func:`checkpoint_table` and :func:`training_metrics` (for the sweep).
-``04_visualisation`` gets its model from :func:`load_or_train_generator`.
+``04_visualisation`` gets its model from :func:`choose_model` (the checkpoint given,
+else your latest run, else the bundled model; it never trains) and, only when asked,
+trains one first with :func:`train_model`, which says what it will cost.
 
 The notebooks import this module as ``tv``::
 
@@ -14,11 +16,13 @@ The notebooks import this module as ``tv``::
 
 from __future__ import annotations
 
+import datetime
 import io
 import logging
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +127,7 @@ def describe_config(cfg) -> list[dict[str, Any]]:
         },
         {"setting": "evaluate every", "value": f"{cfg.eval_every} steps"},
         {"setting": "validation sequences", "value": cfg.data.val_sequences or "all"},
-        {"setting": "LWP threshold", "value": f"{cfg.data.threshold_gm2:g} g m-2"},
+        {"setting": "LWP threshold", "value": f"{cfg.data.threshold_gm2:g} g m⁻²"},
         {
             "setting": "data",
             "value": f"{cfg.data.split_set} / {cfg.data.clouds} clouds, "
@@ -195,57 +199,287 @@ def checkpoint_table(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def load_or_train_generator(
-    checkpoint: str | os.PathLike[str],
-    *,
-    fallback_config: str = "fast",
-    fallback_steps: int = 30,
-    threshold_gm2: float | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    device: str = "auto",
-):
-    """The generator of ``checkpoint``; when it does not exist, train one briefly first.
+DEFAULT_RUNS = ("runs/notebook", "runs/demo", "runs/demo_tiny", "runs/visualisation")
+"""Where :func:`choose_model` looks for your runs (relative to the working directory, the
+project root in a notebook): ``03_training``'s run, ``make demo``'s (full and tiny twin)
+and the one ``04_visualisation`` trains into with ``train_steps``."""
 
-    The fallback trains ``fallback_config`` for ``fallback_steps`` steps into the
-    checkpoint's run directory (``runs/x`` for ``runs/x/checkpoints/best.pt``),
-    resuming if it can, so the next call finds the checkpoint.
+GIVEN, LATEST_RUN, BUNDLED, TRAINED_HERE = "given", "your latest run", "bundled", "trained here"
+"""Where a :class:`ModelChoice` came from."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model a notebook uses, and what its checkpoint says about it.
+
+    ``holdout_rmse_c`` is the validation error the run selected its ``best.pt``
+    by: RMSE (°C) on observed pixels withheld from the model (None when the
+    checkpoint was never evaluated); ``bundled_holdout_rmse_c`` the same number
+    of the model shipped with unisst, for comparison.
+    """
+
+    path: Path
+    source: str
+    config: str
+    threshold_gm2: float | None
+    steps: int | None
+    written: datetime.datetime
+    holdout_rmse_c: float | None
+    bundled_holdout_rmse_c: float | None
+    searched: tuple[str, ...] = ()
+
+    def line(self, now: datetime.datetime | None = None) -> str:
+        """The one line a notebook prints about the model it uses."""
+        where = {
+            GIVEN: "the checkpoint you gave,",
+            LATEST_RUN: "your latest run",
+            BUNDLED: "the bundled model",
+            TRAINED_HERE: "the model trained here,",
+        }[self.source]
+        facts = [f"config {self.config}"]
+        if self.threshold_gm2 is not None:
+            facts[0] += f" (clouds above {self.threshold_gm2:g} g m⁻²)"
+        if self.steps is not None:
+            facts.append(f"{self.steps} steps")
+        if self.source != BUNDLED:  # the installed file's date is not when it was trained
+            facts.append(f"trained {self.written:%Y-%m-%d %H:%M} ({_ago(self.written, now)})")
+        facts.append(
+            "not evaluated"
+            if self.holdout_rmse_c is None
+            else f"validation error {self.holdout_rmse_c:.3f} °C (withheld observed pixels)"
+        )
+        text = f"Using {where} {_shown(self.path)} — {', '.join(facts)}."
+        if self.source == BUNDLED:
+            if self.searched:
+                text += f" No run of yours in {', '.join(self.searched)}."
+        elif self.bundled_holdout_rmse_c is not None:
+            text += f" The bundled model: {self.bundled_holdout_rmse_c:.3f} °C."
+        return text
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _ago(when: datetime.datetime, now: datetime.datetime | None = None) -> str:
+    """``just now``, ``12 min ago``, ``3 h ago``, ``5 days ago``."""
+    seconds = ((now or datetime.datetime.now()) - when).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def _holdout_rmse(state: Mapping[str, Any]) -> float | None:
+    """The validation error a checkpoint records (best withheld-pixel RMSE, else its last one)."""
+    for value in (
+        state.get("best_holdout_rmse_c"),
+        (state.get("last_eval") or {}).get("holdout_rmse_c"),
+    ):
+        if value is not None and math.isfinite(float(value)):
+            return float(value)
+    return None
+
+
+def _describe(path: Path, source: str, bundled_rmse: float | None, searched=()) -> ModelChoice:
+    from unisst_lib.training.checkpoints import load_checkpoint
+
+    state = load_checkpoint(path)
+    step = state.get("step")
+    config = state.get("config") or {}
+    threshold = (config.get("data") or {}).get("threshold_gm2")
+    return ModelChoice(
+        path=path,
+        source=source,
+        config=str(config.get("name", "?")),
+        threshold_gm2=float(threshold) if threshold is not None else None,
+        steps=int(step) if step is not None else None,
+        written=datetime.datetime.fromtimestamp(path.stat().st_mtime),
+        holdout_rmse_c=_holdout_rmse(state),
+        bundled_holdout_rmse_c=bundled_rmse,
+        searched=tuple(searched),
+    )
+
+
+def latest_run_checkpoint(runs=DEFAULT_RUNS) -> Path | None:
+    """The most recently written ``<run>/checkpoints/best.pt`` among ``runs``, or None."""
+    found = [Path(r) / "checkpoints" / "best.pt" for r in runs]
+    found = [p for p in found if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def choose_model(
+    checkpoint: str | os.PathLike[str] | None = None,
+    *,
+    runs: tuple[str | os.PathLike[str], ...] = DEFAULT_RUNS,
+    device: str = "auto",
+    trained: bool = False,
+):
+    """The model a notebook uses: the one given, else your latest run, else the bundled one.
+
+    Nothing is trained here (:func:`train_model` does that, when asked).
+
+    Parameters
+    ----------
+    checkpoint
+        A checkpoint to use (e.g. ``runs/demo/checkpoints/best.pt``); None:
+        the most recently written ``best.pt`` among ``runs``
+        (:func:`latest_run_checkpoint`), or, when there is none, the model
+        shipped with unisst (:func:`unisst_lib.methods.fill.default_checkpoint`).
+    runs
+        Run directories to look in (relative to the working directory).
+    device
+        Where the generator goes (``auto``: CUDA when available).
+    trained
+        ``checkpoint`` was trained by this notebook just now (said so in the line).
 
     Returns
     -------
-    (generator, config, trained)
-        The generator in eval mode on ``device``, its training config, and
-        whether it was trained by this call.
+    (generator, config, choice)
+        The generator in eval mode, its training config and a :class:`ModelChoice`
+        (print ``choice.line()``).
+
+    Raises
+    ------
+    NotebookError
+        ``checkpoint`` is given but there is no file there.
     """
+    from unisst_lib.methods.fill import default_checkpoint
     from unisst_lib.models.device import select_device
-    from unisst_lib.training.checkpoints import load_generator
+    from unisst_lib.training.checkpoints import load_checkpoint, load_generator
+
+    bundled = default_checkpoint()
+    bundled_rmse = _holdout_rmse(load_checkpoint(bundled)) if bundled.is_file() else None
+    searched = [str(r) for r in runs]
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise NotebookError(
+                f"checkpoint {path} does not exist: name the best.pt of a run "
+                "(03_training writes runs/notebook/checkpoints/best.pt), leave it None to use "
+                "your latest run or the bundled model, or set train_steps to train one here"
+            )
+        source = TRAINED_HERE if trained else GIVEN
+    elif (path := latest_run_checkpoint(runs)) is not None:
+        source = LATEST_RUN
+    else:
+        path, source = bundled, BUNDLED
+    choice = _describe(path, source, bundled_rmse, searched if source == BUNDLED else ())
+    generator, cfg = load_generator(path, device=select_device(device))
+    log.debug("model: %s (%s)", path, source)
+    return generator, cfg, choice
+
+
+def train_model(
+    config: str,
+    steps: int,
+    run_dir: str | os.PathLike[str],
+    *,
+    threshold_gm2: float | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> Path:
+    """Train ``config`` for ``steps`` steps into ``run_dir`` (resuming it); its ``best.pt``.
+
+    The cost is said before the bulk of the work: the first two steps and an
+    evaluation are timed, and the time the rest will take on this machine is
+    logged (:func:`estimate_seconds`) before training goes on. A run that has
+    already reached ``steps`` is used as it is.
+    """
+    from unisst_lib.training.checkpoints import load_checkpoint
+    from unisst_lib.training.config import replace_config
     from unisst_lib.training.loop import train
 
-    checkpoint = Path(checkpoint)
-    trained = False
-    if not checkpoint.is_file():
-        in_ckpt_dir = checkpoint.parent.name == "checkpoints"
-        run = checkpoint.parent.parent if in_ckpt_dir else checkpoint.parent
-        log.warning(
-            "no checkpoint at %s: training the %r config for %d steps into %s first",
-            checkpoint, fallback_config, fallback_steps, run,
+    if int(steps) < 1:
+        raise NotebookError(f"train_steps must be >= 1 to train (got {steps}); 0: no training")
+    cfg = training_config(
+        config, steps=int(steps), threshold_gm2=threshold_gm2, data_dir=data_dir, device=device
+    )
+    run = Path(run_dir)
+    best = run / "checkpoints" / "best.pt"
+    latest = run / "checkpoints" / "latest.pt"
+    start = int(load_checkpoint(latest)["step"]) if latest.is_file() else 0
+    if start >= cfg.steps and best.is_file():
+        log.info("%s has already trained %d steps: using it as it is", run, start)
+        return best
+    probe_end = min(start + 2, cfg.steps)
+    log.info("timing the first %d step(s) of %r in %s …", probe_end - start, cfg.name, run)
+    train(replace_config(cfg, log_every=1), run, stop_at=probe_end, progress=False,
+          tensorboard=False)  # fmt: skip
+    if probe_end < cfg.steps:
+        step_s, eval_s = _timed_probe(run, cfg.batch_size * cfg.critic_steps)
+        total = estimate_seconds(cfg, probe_end, step_s, eval_s)
+        log.info(
+            "training %r for %d more steps into %s: about %s on this machine (one step %.1f s, "
+            "one evaluation on %s validation sequences %.1f s)",
+            cfg.name, cfg.steps - probe_end, run, _duration(total), step_s,
+            cfg.data.val_sequences or "all", eval_s,
         )  # fmt: skip
-        cfg = training_config(
-            fallback_config,
-            steps=fallback_steps,
-            threshold_gm2=threshold_gm2,
-            data_dir=data_dir,
-            device=device,
-        )
-        train(cfg, run, resume=True, tensorboard=False)
-        trained = True
-        if not checkpoint.is_file():
-            raise NotebookError(
-                f"training into {run} did not write {checkpoint}: name a checkpoint "
-                "`<run>/checkpoints/best.pt` or `latest.pt`"
-            )
-    dev = select_device(device)
-    generator, cfg = load_generator(checkpoint, device=dev)
-    return generator, cfg, trained
+        train(cfg, run, resume=True, progress=progress, tensorboard=False)
+    if not best.is_file():
+        raise NotebookError(f"training into {run} wrote no {best} (no evaluation happened)")
+    return best
+
+
+def _timed_probe(run: Path, sequences_per_step: int) -> tuple[float, float]:
+    """(seconds of one step, seconds of one evaluation) from a run that just logged every step.
+
+    A step: the throughput of the last ``train_log.csv`` row (one step, after the
+    loader started); an evaluation: from that row to the ``val_log.csv`` row it
+    wrote next (the files' modification times).
+    """
+    from unisst_lib.views.plots import read_log
+
+    rows = read_log(run / "train_log.csv")
+    sps = float(rows[-1].get("sequences_per_s", math.nan)) if rows else math.nan
+    step_s = sequences_per_step / sps if math.isfinite(sps) and sps > 0 else math.nan
+    t_log = (run / "train_log.csv").stat().st_mtime
+    t_val = (run / "val_log.csv").stat().st_mtime
+    return step_s, max(t_val - t_log, 0.0)
+
+
+def estimate_seconds(cfg, done: int, step_s: float, eval_s: float) -> float:
+    """Seconds to train ``cfg`` from step ``done`` to ``cfg.steps``: steps and evaluations."""
+    remaining = range(done + 1, cfg.steps + 1)
+    n_eval = sum(1 for s in remaining if s % cfg.eval_every == 0 or s == cfg.steps)
+    return len(remaining) * step_s + n_eval * eval_s
+
+
+def _duration(seconds: float) -> str:
+    """``40 s``, ``12 min``, ``1.5 h`` (``?`` when unknown)."""
+    if not math.isfinite(seconds):
+        return "an unknown time"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def sequence_errors_table(errors: Mapping[str, float], label: str) -> list[dict[str, Any]]:
+    """One sequence's errors (:func:`~unisst_lib.evaluation.validation.recovery_errors`), named.
+
+    One row, keyed ``sequence`` (``label``, e.g. ``test sequence 0``), for a table
+    with a named index: ``pd.DataFrame(rows).set_index("sequence")``.
+    """
+    return [
+        {
+            "sequence": label,
+            "occluded (%)": round(100 * errors["occlusion_rate"], 1),
+            "RMSE under clouds (°C)": round(errors["rmse_occluded_c"], 3),
+            "MAE under clouds (°C)": round(errors["mae_occluded_c"], 3),
+            "RMSE, all sea pixels (°C)": round(errors["rmse_all_c"], 3),
+            "MAE, all sea pixels (°C)": round(errors["mae_all_c"], 3),
+        }
+    ]
 
 
 def last_validation(run_dir: str | os.PathLike[str]) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""An animated GIF of an SST sequence: truth / observation / recovered, one image per step.
+"""An animated GIF of an SST sequence: truth, observation and recovered, one image per step.
 
 :func:`sequence_gif` draws the maps of :mod:`unisst_lib.views.maps` (same grid
 checks, colours and offline Natural Earth coastlines) once, then only swaps the
@@ -20,9 +20,6 @@ from tqdm.auto import tqdm
 
 from unisst_lib.core.paths import atomic_path
 from unisst_lib.views.map_panels import (
-    LABEL_SIZE,
-    TICK_SIZE,
-    TITLE_SIZE,
     MapInputError,
     check_fields,
     map_axes,
@@ -70,11 +67,40 @@ def _check_gif_options(path: str | os.PathLike[str], fps: float, dpi: int) -> Pa
     return path
 
 
-class _Animation:
-    """A figure of one map per row, drawn at frame 0, whose data and title change per frame.
+GIF_TITLE_SIZE = 13
+"""Font sizes of the GIF (points at its 100 dpi): the frame's time, panel titles, labels, ticks."""
+GIF_PANEL_TITLE_SIZE = 11
+GIF_LABEL_SIZE = 10
+GIF_TICK_SIZE = 9
 
-    ``rows``: (name, field) top to bottom, fields (T, H, W) °C on ``grid``'s
-    coordinates; ``missing``: (T, H, W) bool, pixels without SST.
+
+def _gif_layout(n_rows: int) -> tuple[tuple[float, float], list[tuple[int, int]], tuple[int, int]]:
+    """(figure size in inches, (row, column) of each map, grid shape) for 3 or 2 maps.
+
+    Three maps (truth, observation, recovered): a 2×2 grid whose fourth cell
+    holds the colour bar and the cloud cover. Two (observation, recovered): one
+    row, the colour bar under it. Either way each map is about 3 inches wide.
+    """
+    if n_rows == 3:
+        return (7.5, 7.3), [(0, 0), (0, 1), (1, 0)], (2, 2)
+    return (7.5, 4.3), [(0, 0), (0, 1)], (1, 2)
+
+
+def _set_tick_size(ax, size: float) -> None:
+    """A map's tick labels at ``size`` (its cartopy ``Gridliner`` is one of its artists)."""
+    gridliner = require_extra("cartopy.mpl.gridliner").Gridliner
+    for gl in ax.artists:
+        if isinstance(gl, gridliner):
+            gl.xlabel_style = gl.ylabel_style = {"size": size}
+
+
+class _Animation:
+    """Maps drawn at frame 0 (a 2×2 grid, or one row without truth) whose data change per frame.
+
+    ``rows``: (name, field) in display order, fields (T, H, W) °C on ``grid``'s
+    coordinates; ``missing``: (T, H, W) bool, pixels without SST. The title
+    carries the frame's time, the spare cell (or the colour bar's label) its
+    cloud cover.
     """
 
     def __init__(
@@ -84,27 +110,56 @@ class _Animation:
         missing: np.ndarray,
         sst_limits: tuple[float, float],
         dpi: int,
+        clouds: np.ndarray,
     ) -> None:
         lo, hi = sst_limits
         self.rows, self.missing, self.labels = rows, missing, time_labels(grid)
-        self.fig = Figure(figsize=(2.8, 2.3 * len(rows) + 0.7), dpi=dpi, layout="constrained")
+        self.clouds = clouds
+        size, cells, shape = _gif_layout(len(rows))
+        self.fig = Figure(figsize=size, dpi=dpi, layout="constrained")
         self.canvas = FigureCanvasAgg(self.fig)
-        spec = self.fig.add_gridspec(len(rows), 1)
+        spec = self.fig.add_gridspec(*shape)
         self.meshes, self.overlays, axes = [], [], []
-        for r, (name, da) in enumerate(rows):
-            ax = map_axes(self.fig, spec[r, 0], grid, left=True, bottom=r == len(rows) - 1)
-            ax.set_title(name, fontsize=TITLE_SIZE)
+        for (name, da), (r, c) in zip(rows, cells, strict=True):
+            below = (r + 1, c) not in cells
+            ax = map_axes(self.fig, spec[r, c], grid, left=c == 0, bottom=below)
+            _set_tick_size(ax, GIF_TICK_SIZE)
+            ax.set_title(name, fontsize=GIF_PANEL_TITLE_SIZE)
             self.meshes.append(mesh(ax, grid, da.values[0], cmap=sst_cmap(), vmin=lo, vmax=hi))
             self.overlays.append(missing_overlay(ax, grid, missing[0]))
             axes.append(ax)
-        cb = self.fig.colorbar(
-            self.meshes[-1], ax=axes, orientation="horizontal", shrink=0.85, aspect=25
-        )
-        cb.set_label("SST (°C)", fontsize=LABEL_SIZE)
-        cb.ax.tick_params(labelsize=TICK_SIZE)
-        self.suptitle = self.fig.suptitle(self.labels[0], fontsize=TITLE_SIZE)
+        if len(cells) < shape[0] * shape[1]:  # the spare cell: colour bar and cloud cover
+            host = self.fig.add_subplot(spec[shape[0] - 1, shape[1] - 1])
+            host.set_axis_off()
+            cax = host.inset_axes((0.08, 0.42, 0.84, 0.09))
+            cb = self.fig.colorbar(self.meshes[-1], cax=cax, orientation="horizontal")
+            self.cloud_text = host.text(
+                0.5, 0.8, "", ha="center", va="center", fontsize=GIF_PANEL_TITLE_SIZE,
+                transform=host.transAxes,
+            )  # fmt: skip
+        else:
+            cb = self.fig.colorbar(
+                self.meshes[-1], ax=axes, orientation="horizontal", shrink=0.7, aspect=30
+            )
+            self.cloud_text = None
+        cb.set_label("SST (°C)", fontsize=GIF_LABEL_SIZE)
+        cb.ax.tick_params(labelsize=GIF_TICK_SIZE)
+        self.cb = cb
+        self.suptitle = self.fig.suptitle(self._title(0), fontsize=GIF_TITLE_SIZE)
+        self._set_clouds(0)
         self.canvas.draw()
         self.fig.set_layout_engine("none")  # freeze the layout: every frame has the same geometry
+
+    def _title(self, t: int) -> str:
+        label = self.labels[t]
+        return label if label.startswith("frame") else f"{label} UTC"
+
+    def _set_clouds(self, t: int) -> None:
+        text = f"clouds over {100 * self.clouds[t]:.0f} % of the sea"
+        if self.cloud_text is not None:
+            self.cloud_text.set_text(text)
+        else:
+            self.cb.set_label(f"SST (°C) — {text}", fontsize=GIF_LABEL_SIZE)
 
     def image(self, t: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB of frame ``t``."""
@@ -112,10 +167,18 @@ class _Animation:
             data_mesh.set_array(np.ma.masked_invalid(da.values[t]))
             if overlay is not None:
                 overlay.set_array(np.ma.masked_invalid(np.where(self.missing[t], 1.0, np.nan)))
-        label = self.labels[t]
-        self.suptitle.set_text(label if label.startswith("frame") else f"{label} UTC")
+        self.suptitle.set_text(self._title(t))
+        self._set_clouds(t)
         self.canvas.draw()
         return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _cloud_cover(obs: xr.DataArray, missing: np.ndarray) -> np.ndarray:
+    """(T,) fraction of the sea pixels (SST somewhere) that are cloudy (NaN) in the observation."""
+    sea = ~missing
+    cloudy = np.isnan(obs.values) & sea
+    n_sea = np.maximum(sea.sum(axis=(1, 2)), 1)
+    return cloudy.sum(axis=(1, 2)) / n_sea
 
 
 def sequence_gif(
@@ -125,10 +188,10 @@ def sequence_gif(
     path: str | os.PathLike[str],
     *,
     fps: float = 4,
-    dpi: int = 80,
+    dpi: int = 100,
     progress: bool = False,
 ) -> Path:
-    """An animated GIF of a sequence: truth / observation / recovered, top to bottom.
+    """An animated GIF of a sequence: truth, observation and recovered side by side.
 
     Parameters
     ----------
@@ -141,8 +204,10 @@ def sequence_gif(
     fps
         Frames per second.
     dpi
-        Resolution: the image is 2.8 × (2.3 × rows + 0.7) inches at this dpi
-        (80: 224 × 608 pixels for three rows).
+        Resolution: the image is 7.5 × 7.3 inches (truth, observation and
+        recovered in a 2×2 grid whose fourth cell holds the colour bar and the
+        frame's cloud cover), 7.5 × 4.3 without truth, at this dpi (100: 750 ×
+        730 pixels, each map about 300 pixels wide, tick labels 9 pt).
     progress
         Show a progress bar over the frames.
 
@@ -150,7 +215,8 @@ def sequence_gif(
     -------
     pathlib.Path
         ``path``. The GIF loops, has one image per time step (titled with its
-        time, so no two are identical) and a fixed °C colour scale.
+        time, so no two are identical) and a fixed °C colour scale; 24 frames of
+        the twin take about 2 MB.
     """
     configure_offline()
     truth, obs, rec = check_fields(truth_c, observed_c, recovered_c)
@@ -159,7 +225,8 @@ def sequence_gif(
     limits = sst_range(truth, obs, rec, list(range(n_time)))
     rows = [("truth", truth)] if truth is not None else []
     rows += [("observation", obs), ("recovered", rec)]
-    animation = _Animation(rows, obs, no_sst(truth, rec), limits, dpi)
+    missing = no_sst(truth, rec)
+    animation = _Animation(rows, obs, missing, limits, dpi, _cloud_cover(obs, missing))
     steps = tqdm(range(n_time), desc="GIF frames", disable=not progress, leave=False)
     images = [animation.image(t) for t in steps]
     with atomic_path(path) as tmp:

@@ -1,25 +1,97 @@
-"""An interactive view of an SST sequence: hvplot images side by side with one time slider.
+"""An interactive view of an SST sequence: a 2×2 grid of maps with one time slider below it.
 
 :func:`interactive_view` shows the fields of :mod:`unisst_lib.views.maps` (same
-grid checks and colours) as a :class:`holoviews.Layout` for the bokeh backend,
-with linked zoom and a ``time`` slider. holoviews and hvplot come with the
-``notebooks`` extra.
+grid checks and colours) as a :class:`holoviews.Layout` of :class:`holoviews.HoloMap`
+panels for the bokeh backend: linked zoom, latitudes and longitudes written
+``16°S`` / ``15°W``, values in °C. :func:`interactive_panel` puts the time slider
+under the grid and, for a short sequence, embeds every frame in the output, so
+the slider scrubs in the browser with no round trip to the kernel (and still
+works in a saved notebook); a long one updates when the slider is released.
+:func:`load_resources` loads bokeh's and panel's scripts once, inline (no
+network). holoviews and panel come with the ``notebooks`` extra.
+
+In a notebook::
+
+    from unisst_lib.views import interactive
+    interactive.load_resources()  # once, before the first view
+    interactive.interactive_panel(truth, observed, recovered)
 """
 
 from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from unisst_lib.views.map_panels import (
     CLOUD_GREY,
+    MapInputError,
     check_fields,
-    err_cmap,
     error_limit,
     require_extra,
-    sst_cmap,
     sst_range,
 )
+
+log = logging.getLogger(__name__)
+
+EMBED_MAX_FRAMES = 48
+"""Sequences up to this many frames are embedded whole (scrubbing needs no kernel)."""
+
+PANEL_WIDTH = 240
+"""Width of one map in pixels: two maps side by side, each with its axis and colour bar,
+take about 780 px, which fits a JupyterLab notebook 1280 px wide with the file browser open."""
+
+VALUE_STEP = 256
+"""The view's values are rounded to 1/VALUE_STEP °C (0.004 °C)."""
+
+HOLOVIEWS_LOAD_MIME = "application/vnd.holoviews_load.v0+json"
+"""The mimetype JupyterLab's pyviz extension (installed with pyviz_comms) runs scripts from."""
+
+# A tick or hover value (degrees) -> "16°S", "15.5°W", "0°" (the same rule as degree_label).
+_DEGREE_JS = """
+const v = Math.round(Number({value}) * 100) / 100;
+if (!isFinite(v)) {{ return String({value}); }}
+const a = Math.abs(v);
+const s = a.toFixed(2).replace(/\\.?0+$/, "");
+return v === 0 ? s + "°" : s + "°" + (v < 0 ? "{neg}" : "{pos}");
+"""
+
+
+def degree_label(value: float, axis: str) -> str:
+    """``-16`` -> ``16°S`` (``latitude``), ``-15.5`` -> ``15.5°W`` (``longitude``), 0 -> ``0°``.
+
+    The rule of the view's tick and hover labels (which run it in the browser),
+    to at most two decimals.
+
+    >>> degree_label(-16, "latitude"), degree_label(35.25, "longitude")
+    ('16°S', '35.25°E')
+    """
+    neg, pos = _hemispheres(axis)
+    v = round(float(value), 2)
+    if not math.isfinite(v):
+        return str(value)
+    text = f"{abs(v):.2f}".rstrip("0").rstrip(".")
+    return f"{text}°" if v == 0 else f"{text}°{neg if v < 0 else pos}"
+
+
+def _hemispheres(axis: str) -> tuple[str, str]:
+    if axis == "latitude":
+        return "S", "N"
+    if axis == "longitude":
+        return "W", "E"
+    raise MapInputError(f"axis must be 'latitude' or 'longitude', got {axis!r}")
+
+
+def degree_js(axis: str, value: str = "tick") -> str:
+    """The JavaScript of :func:`degree_label` for a bokeh formatter (``value``: its variable)."""
+    neg, pos = _hemispheres(axis)
+    return _DEGREE_JS.format(value=value, neg=neg, pos=pos)
 
 
 def _shared_time(
@@ -36,22 +108,62 @@ def _shared_time(
 
 def _panels(
     truth: xr.DataArray | None, obs: xr.DataArray, rec: xr.DataArray
-) -> list[tuple[str, xr.DataArray, dict]]:
-    """(name, field, hvplot colour options) of each panel, in display order."""
+) -> list[tuple[str, np.ndarray, dict]]:
+    """(name, values (T, H, W) float32 °C, colour options) of each panel, in display order."""
+    from unisst_lib.views.map_panels import err_cmap, sst_cmap
+
     lo, hi = sst_range(truth, obs, rec, list(range(obs.sizes["time"])))
-    sst = {"cmap": sst_cmap(), "clim": (lo, hi), "clabel": "SST (°C)"}
-    panels = [("truth", truth, sst)] if truth is not None else []
-    panels += [("observation", obs, sst), ("recovered", rec, sst)]
+    sst = {"cmap": _hex(sst_cmap()), "clim": (lo, hi), "clabel": "SST (°C)"}
+    panels = [("truth", truth.values, sst)] if truth is not None else []
+    panels += [("observation", obs.values, sst), ("recovered", rec.values, sst)]
     if truth is not None:
-        err = rec - truth
-        emax = error_limit(err.values)
-        err_options = {
-            "cmap": err_cmap(),
+        err = rec.values - truth.values
+        emax = error_limit(err)
+        err_opts = {
+            "cmap": _hex(err_cmap()),
             "clim": (-emax, emax),
             "clabel": "recovered − truth (°C)",
         }
-        panels.append(("error", err, err_options))
-    return panels
+        panels.append(("error", err, err_opts))
+    return [(n, _rounded(v), o) for n, v, o in panels]
+
+
+def _rounded(values: np.ndarray) -> np.ndarray:
+    """float32 °C on a 1/256 °C grid: what the view shows (its hover writes 0.01 °C), half
+    the bytes of the embedded frames (their low mantissa bits compress away)."""
+    return (np.round(np.asarray(values, dtype=np.float64) * VALUE_STEP) / VALUE_STEP).astype(
+        np.float32
+    )
+
+
+def _hex(cmap) -> list[str]:
+    """A matplotlib colormap as 256 hex colours (what bokeh takes)."""
+    from matplotlib.colors import to_hex
+
+    return [to_hex(c) for c in cmap(np.linspace(0, 1, 256))]
+
+
+def _axis_options() -> dict[str, Any]:
+    """Tick formatters (°N/°S, °E/°W), axis labels and a hover tool that writes the same."""
+    models = require_extra("bokeh.models")
+    hover = models.HoverTool(
+        tooltips=[
+            ("value", "@image{0.00} °C"),
+            ("latitude", "$y{custom}"),
+            ("longitude", "$x{custom}"),
+        ],
+        formatters={
+            "$y": models.CustomJSHover(code=degree_js("latitude", "value")),
+            "$x": models.CustomJSHover(code=degree_js("longitude", "value")),
+        },
+    )
+    return {
+        "xlabel": "longitude",
+        "ylabel": "latitude",
+        "xformatter": models.CustomJSTickFormatter(code=degree_js("longitude")),
+        "yformatter": models.CustomJSTickFormatter(code=degree_js("latitude")),
+        "tools": [hover],
+    }
 
 
 def interactive_view(
@@ -59,10 +171,9 @@ def interactive_view(
     observed_c: xr.DataArray,
     recovered_c: xr.DataArray,
     *,
-    width: int = 240,
-    dynamic: bool = False,
+    width: int = PANEL_WIDTH,
 ):
-    """hvplot images side by side with one time slider (bokeh backend).
+    """The maps of a sequence as HoloViews panels whose key dimension is ``time`` (bokeh).
 
     Parameters
     ----------
@@ -72,37 +183,160 @@ def interactive_view(
         without truth, observation and recovered.
     width
         Width of each map in pixels (equal-degree aspect).
-    dynamic
-        False (default): a :class:`holoviews.HoloMap` per panel holding every
-        frame, so the view works in a saved notebook or HTML without a kernel.
-        True: :class:`holoviews.DynamicMap` (needs a live kernel).
 
     Returns
     -------
     holoviews.Layout
-        Panels (two per row when there are four) whose key dimension is ``time``,
-        with linked zoom and one time slider. Display it in a notebook with
-        :func:`unisst_lib.notebooks.helpers.show_interactive` after
-        ``hv.extension("bokeh", inline=True)``: every script and stylesheet inline,
-        no network (HoloViews' own display links Panel's stylesheets from a CDN), or
-        save it with ``hv.save(view, "view.html", resources="inline")``.
+        One :class:`holoviews.HoloMap` of every frame per panel (float32 °C,
+        rounded to 1/256 °C), two panels per row when there are four, linked
+        zoom; axes labelled latitude / longitude with ``16°S`` / ``15°W`` ticks.
+        Show it with :func:`interactive_panel` (slider below the grid, frames
+        embedded).
     """
     hv = require_extra("holoviews")
-    hv_plot = require_extra("hvplot").hvPlot  # no hvplot.xarray: that import loads CDN resources
+    require_extra("holoviews.plotting.bokeh")  # registers the bokeh options (no output)
     truth, obs, rec = _shared_time(*check_fields(truth_c, observed_c, recovered_c))
+    lon = obs["longitude"].values.astype(np.float64)
+    lat = obs["latitude"].values.astype(np.float64)
+    times = obs["time"].values
+    axes = _axis_options()
     plots = []
-    for name, da, options in _panels(truth, obs, rec):
-        img = hv_plot(da.rename(name)).image(
-            x="longitude",
-            y="latitude",
-            groupby="time",
-            dynamic=dynamic,
+    for name, values, colours in _panels(truth, obs, rec):
+        vdim = hv.Dimension(name, label=name, unit="°C")
+        frames = {
+            t: hv.Image((lon, lat, values[i]), kdims=["longitude", "latitude"], vdims=[vdim])
+            for i, t in enumerate(times)
+        }
+        hmap = hv.HoloMap(frames, kdims=["time"])
+        hmap.opts(
+            backend="bokeh",
             title=name,
             frame_width=width,
             data_aspect=1,
-            xlabel="longitude (°E)",
-            ylabel="latitude (°N)",
-            **options,
+            colorbar=True,
+            clipping_colors={"NaN": CLOUD_GREY},
+            fontsize={"title": "11pt", "labels": "10pt", "ticks": "9pt"},
+            **colours,
+            **axes,
         )
-        plots.append(img.opts(clipping_colors={"NaN": CLOUD_GREY}))
+        plots.append(hmap)
     return hv.Layout(plots).cols(2 if len(plots) == 4 else len(plots))
+
+
+def interactive_panel(
+    truth_c: xr.DataArray | None,
+    observed_c: xr.DataArray,
+    recovered_c: xr.DataArray,
+    *,
+    width: int = PANEL_WIDTH,
+    embed_max: int = EMBED_MAX_FRAMES,
+):
+    """:func:`interactive_view` with its time slider below the grid, ready to display.
+
+    Up to ``embed_max`` frames, every frame is embedded in the output (panel's
+    ``embed``): the slider scrubs in the browser without the kernel, and the
+    view still works in a saved notebook or HTML page. A longer sequence is
+    shown live: a slider whose value reaches the kernel when it is released
+    (``value_throttled``), so dragging across many frames draws once.
+
+    Returns
+    -------
+    panel.io.notebook.Mimebundle or panel.Column
+        Display it (the last line of a cell) after :func:`load_resources`.
+    """
+    pn = require_extra("panel")
+    view = interactive_view(truth_c, observed_c, recovered_c, width=width)
+    n_time = observed_c.sizes["time"]
+    if n_time <= embed_max:
+        return _embedded(pn.panel(view, widget_location="bottom", center=False), n_time)
+    log.info(
+        "%d frames: more than %d, so the frames are not embedded; the view redraws when "
+        "the slider is released (it needs the kernel)", n_time, embed_max,
+    )  # fmt: skip
+    return _live_panel(view)
+
+
+def _embedded(layout, n_states: int):
+    """``layout.embed(...)`` with every stylesheet inline (panel's own links them from its CDN)."""
+    bokeh_document = require_extra("bokeh.document")
+    bokeh_models = require_extra("bokeh.models")
+    comms = require_extra("pyviz_comms")
+    pn_embed = require_extra("panel.io.embed")
+    pn_notebook = require_extra("panel.io.notebook")
+    pn_resources = require_extra("panel.io.resources")
+    pn = require_extra("panel")
+
+    doc = bokeh_document.Document()
+    with pn.config.set(embed=True, inline=True), pn_resources.set_resource_mode("inline"):
+        model = layout.get_root(doc, comms.Comm())
+        pn_embed.embed_state(
+            layout, model, doc, max_states=n_states, max_opts=n_states, progress=False
+        )
+    for sub in model.select({"type": bokeh_models.UIElement}):
+        pn_notebook.patch_inline_stylesheets(sub)
+    return pn_notebook.Mimebundle(pn_notebook.render_model(model))
+
+
+def _live_panel(view):
+    """A slider under the grid whose released value (``value_throttled``) picks the frame."""
+    hv = require_extra("holoviews")
+    pn = require_extra("panel")
+    hmaps = list(view)
+    keys = list(hmaps[0].keys())
+    labels = [str(k[0] if isinstance(k, tuple) else k)[:16] for k in keys]
+    slider = pn.widgets.DiscreteSlider(
+        label="time", options=dict(zip(labels, range(len(keys)), strict=True)), value=0
+    )
+    stream = hv.streams.Params(slider, ["value_throttled"], rename={"value_throttled": "frame"})
+
+    def frame_of(hmap):
+        return lambda frame: hmap[keys[0 if frame is None else frame]]
+
+    panels = [hv.DynamicMap(frame_of(h), streams=[stream]) for h in hmaps]
+    grid = hv.Layout(panels).cols(2 if len(panels) == 4 else len(panels))
+    return pn.Column(pn.pane.HoloViews(grid), slider)
+
+
+@contextlib.contextmanager
+def _one_copy(keep_classic: bool) -> Iterator[None]:
+    """Drop the ``application/javascript`` twin of outputs that also carry the holoviews mimetype.
+
+    panel publishes its 3 MB script bundle twice (JupyterLab reads one copy, the
+    classic Notebook and VS Code the other).
+    """
+    display = require_extra("IPython.display")
+    publish = display.publish_display_data
+
+    def one(data, *args, **kwargs):
+        if HOLOVIEWS_LOAD_MIME in data and "application/javascript" in data:
+            data = {k: v for k, v in data.items() if k != "application/javascript"}
+        return publish(data, *args, **kwargs)
+
+    if not keep_classic:
+        display.publish_display_data = one
+    try:
+        yield
+    finally:
+        display.publish_display_data = publish
+
+
+def _in_vscode() -> bool:
+    """The kernel runs under VS Code (which reads the ``application/javascript`` copy)."""
+    return any(k.startswith("VSCODE_") for k in os.environ)
+
+
+def load_resources(*, classic_copy: bool | None = None) -> None:
+    """Load bokeh's, holoviews' and panel's scripts and stylesheets into the notebook, inline.
+
+    Call it once per notebook, before the first view: the scripts (about 3 MB)
+    are written into that one output, never fetched from a CDN, so the views
+    work offline. ``classic_copy``: also write the copy the classic Notebook
+    and VS Code read (JupyterLab and Notebook 7 read the holoviews copy);
+    None: only under VS Code.
+    """
+    hv = require_extra("holoviews")
+    pn = require_extra("panel")
+    pn.config.inline = True  # panel's own stylesheets inline too (not linked from its CDN)
+    keep = _in_vscode() if classic_copy is None else classic_copy
+    with _one_copy(keep):
+        hv.extension("bokeh", inline=True)

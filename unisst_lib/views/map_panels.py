@@ -2,7 +2,7 @@
 
 :mod:`unisst_lib.views.maps` (comparison and locator figures),
 :mod:`unisst_lib.views.animation` (GIFs) and :mod:`unisst_lib.views.interactive`
-(the hvplot view) share them, so a field is checked, coloured and drawn the same
+(the holoviews time-slider view) share them, so a field is checked, coloured and drawn the same
 way everywhere:
 
 * :func:`check_fields` puts truth / observation / recovered DataArrays
@@ -15,7 +15,7 @@ way everywhere:
   PlateCarree panel with the Natural Earth 1:110m land and coastlines, pixels
   without SST (land) dark grey.
 
-The optional packages (cartopy, holoviews, hvplot, Pillow) are imported through
+The optional packages (cartopy, holoviews, Pillow) are imported through
 :func:`require_extra`, which says which extra to install when one is missing.
 """
 
@@ -50,7 +50,7 @@ TICK_SIZE = 7
 
 
 class MissingExtraError(UnisstError, ImportError):
-    """A package of the ``notebooks`` extra (cartopy, holoviews, hvplot, Pillow) is missing."""
+    """A package of the ``notebooks`` extra (cartopy, holoviews, Pillow) is missing."""
 
 
 class MapInputError(UnisstError, ValueError):

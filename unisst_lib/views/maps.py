@@ -24,7 +24,7 @@ downloader has no timeout). Draw coastlines with ``ax.coastlines("110m")`` or
 ``cartopy.feature.COASTLINE.with_scale("110m")``: the default ``"auto"`` scale asks
 for 50m/10m files on small regions.
 
-cartopy, holoviews, hvplot and Pillow come with ``pip install 'unisst[notebooks]'``;
+cartopy, holoviews and Pillow come with ``pip install 'unisst[notebooks]'``;
 without them the functions raise
 :class:`~unisst_lib.views.map_panels.MissingExtraError` saying so.
 """
