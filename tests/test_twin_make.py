@@ -13,7 +13,7 @@ from unisst_lib.cli import main
 from unisst_lib.core.errors import DataFormatError
 from unisst_lib.core.manifest import load_manifest
 from unisst_lib.data.io import load_clouds, open_sst
-from unisst_lib.data.twin.make import make_twin, platform_fingerprint, sha256
+from unisst_lib.data.twin.make import make_twin, platform_fingerprint, sha256, twin_checksums
 
 M = load_manifest()
 TINY = M.twin_size("tiny")
@@ -55,6 +55,9 @@ def test_same_seed_same_bytes(tiny_data_dir, tmp_path):
     make_twin("tiny", tmp_path, progress=False)
     for rel in FILES:
         assert sha256(tmp_path / rel) == sha256(tiny_data_dir / rel), rel
+    # every file, the L3 archive's daily files and its truth too
+    again = twin_checksums(tmp_path)
+    assert len(again) == 5 and again == twin_checksums(tiny_data_dir)
 
 
 def test_bytes_match_the_manifest_checksums(tiny_data_dir):
@@ -65,7 +68,10 @@ def test_bytes_match_the_manifest_checksums(tiny_data_dir):
         )
     expected = M.twin.checksums.get("tiny")
     assert expected, "run `unisst data checksums` on the tiny twin and record them"
-    assert {rel: sha256(tiny_data_dir / rel) for rel in FILES} == expected
+    assert {rel: sha256(tiny_data_dir / rel) for rel in FILES} == {
+        rel: expected[rel] for rel in FILES
+    }
+    assert twin_checksums(tiny_data_dir) == expected  # with the L3 archive and its truth
 
 
 def test_files_are_reused_and_a_corrupt_one_is_rebuilt(tiny_data_dir, tmp_path):
@@ -76,7 +82,7 @@ def test_files_are_reused_and_a_corrupt_one_is_rebuilt(tiny_data_dir, tmp_path):
     sst = root / FILES[1]
     sst.write_bytes(sst.read_bytes()[:1000])  # truncated
     rebuilt = make_twin("tiny", root, progress=False)
-    assert [f.seconds > 0 for f in rebuilt] == [False, True, False]
+    assert [f.seconds > 0 for f in rebuilt] == [False, True, False, False, False]
     assert sha256(sst) == sha256(tiny_data_dir / FILES[1])
 
 

@@ -61,12 +61,14 @@ def test_the_tiny_twin_verifies_and_the_rest_is_reported_missing(tiny_data_dir, 
         "twin_train_val",
         "twin_test",
         "twin",
+        "twin_l3",
+        "twin_l3_truth",
     }
     assert by_name["anfc_test"]["status"] == "missing"
     assert by_name["figshare"]["status"] == "missing"
     assert by_name["twin_test"]["shape"] == "576 × 64 × 64"
     report = format_report(rows)
-    assert report.splitlines()[-1].startswith("3 ok, 0 with problems")
+    assert report.splitlines()[-1].startswith("5 ok, 0 with problems")
     assert main(["data", "verify", "--dir", str(tiny_data_dir)]) == 0
     assert "twin_train_val" not in capsys.readouterr().err
 

@@ -53,16 +53,10 @@ def _cmd_data_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_checksums(args: argparse.Namespace) -> int:
-    from unisst_lib.core.manifest import load_manifest
-    from unisst_lib.core.paths import data_dir
-    from unisst_lib.data.twin.make import sha256
+    from unisst_lib.data.twin.make import twin_checksums
 
-    m = load_manifest()
-    root = data_dir(args.dir)
-    files = [m.sst_dataset(n).file for n in ("twin_train_val", "twin_test")]
-    files.append(m.cloud_dataset("twin").file)
-    for rel in files:
-        print(f"{rel}: {sha256(root / rel)}")
+    for rel, digest in twin_checksums(args.dir).items():
+        print(f"{rel}: {digest}")
     return 0
 
 

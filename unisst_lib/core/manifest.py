@@ -2,8 +2,9 @@
 
 ``data_manifest.yaml`` (top level of the repository, shipped inside the package
 too) lists the SST sources and data sets, the regions, the train/val/test
-splits, the cloud data sets, the liquid-water-path thresholds and the embedded
-twin's sizes. Everything else asks the manifest instead of hard-coding them.
+splits, the cloud data sets, the archives of daily files (L3) and their truth,
+the liquid-water-path thresholds and the embedded twin's sizes. Everything else
+asks the manifest instead of hard-coding them.
 
 Examples
 --------
@@ -98,6 +99,30 @@ class SSTDataset(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> SSTDataset:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class ArchiveDataset(_Strict):
+    """A data set of many files matched by a glob (an L3 archive, one file a day), or one file.
+
+    ``role`` ``truth``: the gap-free field an embedded archive was made from, for
+    tests and the benchmark only (never for training or model choice); an
+    archive names its truth in ``truth``.
+    """
+
+    description: str = ""
+    source: str
+    region: str
+    start: dt.datetime
+    end: dt.datetime
+    files: str = Field(description="glob (or one file) relative to the data directory")
+    role: Literal["observations", "truth"] = "observations"
+    truth: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ArchiveDataset:
         if self.start >= self.end:
             raise ValueError("start must be before end")
         return self
@@ -199,12 +224,29 @@ class Download(_Strict):
     clouds: CloudDownload
 
 
+class TwinL3Size(_Strict):
+    """The embedded L3 archive of one twin size: days from the start, grid, absent days."""
+
+    days: int = Field(gt=0)
+    ny: int = Field(ge=2)
+    nx: int = Field(ge=2)
+    absent_days: tuple[int, ...] = Field(default=(), description="day indices with no file")
+
+    @model_validator(mode="after")
+    def _absent(self) -> TwinL3Size:
+        bad = [d for d in self.absent_days if not 0 <= d < self.days]
+        if bad or len(set(self.absent_days)) != len(self.absent_days):
+            raise ValueError(f"absent_days must be distinct days in 0..{self.days - 1}")
+        return self
+
+
 class TwinSize(_Strict):
     train_val_hours: int = Field(gt=0)
     test_hours: int = Field(gt=0)
     cloud_steps: int = Field(gt=0)
     nx: int = Field(ge=64)
     ny: int = Field(ge=64)
+    l3: TwinL3Size | None = None
 
 
 class Twin(_Strict):
@@ -230,6 +272,7 @@ class Manifest(_Strict):
     download: Download
     thresholds: Thresholds
     twin: Twin
+    archives: dict[str, ArchiveDataset] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> Manifest:
@@ -252,6 +295,16 @@ class Manifest(_Strict):
                         f"splits.{name}.{split}.dataset: unknown data set {ref!r} "
                         f"(known: {', '.join(self.sst_datasets)})"
                     )
+        for name, ar in self.archives.items():
+            for key, ref, table in (("source", ar.source, self.sst_sources),
+                                    ("region", ar.region, self.regions),
+                                    ("truth", ar.truth, self.archives)):  # fmt: skip
+                if ref is not None and ref not in table:
+                    raise ValueError(
+                        f"archives.{name}.{key}: unknown {key} {ref!r} (known: {', '.join(table)})"
+                    )
+            if ar.truth is not None and self.archives[ar.truth].role != "truth":
+                raise ValueError(f"archives.{name}.truth: {ar.truth!r} has no role 'truth'")
         for variant in self.download.sst.variants:
             if variant not in self.splits:
                 raise ValueError(
@@ -283,6 +336,9 @@ class Manifest(_Strict):
 
     def cloud_dataset(self, name: str) -> CloudDataset:
         return _lookup(self.clouds, name, "clouds")
+
+    def archive(self, name: str) -> ArchiveDataset:
+        return _lookup(self.archives, name, "archives")
 
     def twin_size(self, size: str) -> TwinSize:
         return _lookup(self.twin.sizes, size, "twin.sizes")

@@ -275,74 +275,96 @@ def verify_twin(
         ``units``, ``sha256``, ``checksum`` (a verdict in words), ``problems``
         (``""`` when all is well).
     """
-    from unisst_lib.data.io import load_clouds, open_sst
-    from unisst_lib.sources.verify import check_cloud_file, check_sst_file, twin_checksum
-
     m = manifest or load_manifest()
-    spec = m.twin_size(size)
     base = data_dir(root)
-    rows = []
-    for name in ("twin_train_val", "twin_test"):
-        ds = m.sst_dataset(name)
-        path = base / ds.file
-        hours = spec.train_val_hours if name == "twin_train_val" else spec.test_hours
-        row: dict[str, object] = {"file": ds.file}
-        if not path.is_file():
-            rows.append({**row, "problems": f"missing: run `unisst data make --size {size}`"})
-            continue
-        # the tiny twin is shorter than the manifest period; its start is exact
-        problems = check_sst_file(path, name, manifest=m, n_frames=hours, start_tolerance_h=0)
-        try:
-            da = open_sst(path)
-        except UnisstError:  # unreadable: check_sst_file said why
-            rows.append({**row, "problems": "; ".join(problems)})
-            continue
-        shape = tuple(int(n) for n in da.shape)
-        times = da.time.values
-        step_h = float(np.median(np.diff(times[:50]) / np.timedelta64(1, "h")))
-        import netCDF4
+    rows = [_sst_row(name, size, base, m, checksums) for name in ("twin_train_val", "twin_test")]
+    rows.append(_clouds_row(size, base, m, checksums))
+    rows += _archive_rows(size, base, m, checksums)
+    return rows
 
-        with netCDF4.Dataset(path) as nc:
-            units = str(getattr(nc[m.source_of(name).variable], "units", "?"))
-        row.update(
-            shape=" × ".join(map(str, shape)),
-            period=f"{str(times[0])[:16]} .. {str(times[-1])[:16]}",
-            every_h=step_h,
-            units=units,
-            range_c=f"{float(da.min()):.2f} .. {float(da.max()):.2f}",
-        )
-        if checksums:
-            problems += twin_checksum(m, path, ds.file, size, row)
-        row["problems"] = "; ".join(problems)
-        rows.append(row)
 
-    clouds = m.cloud_dataset("twin")
-    path = base / clouds.file
-    row = {"file": clouds.file}
+def _missing(file: str, size: str) -> dict[str, object]:
+    return {"file": file, "problems": f"missing: run `unisst data make --size {size}`"}
+
+
+def _sst_row(name: str, size: str, base: Path, m: Manifest, checksums: bool) -> dict[str, object]:
+    """:func:`verify_twin`'s row of one hourly SST file."""
+    import netCDF4
+
+    from unisst_lib.data.io import open_sst
+    from unisst_lib.sources.verify import check_sst_file, twin_checksum
+
+    spec, ds = m.twin_size(size), m.sst_dataset(name)
+    path = base / ds.file
+    hours = spec.train_val_hours if name == "twin_train_val" else spec.test_hours
     if not path.is_file():
-        rows.append({**row, "problems": f"missing: run `unisst data make --size {size}`"})
-        return rows
+        return _missing(ds.file, size)
+    # the tiny twin is shorter than the manifest period; its start is exact
+    problems = check_sst_file(path, name, manifest=m, n_frames=hours, start_tolerance_h=0)
+    try:
+        da = open_sst(path)
+    except UnisstError:  # unreadable: check_sst_file said why
+        return {"file": ds.file, "problems": "; ".join(problems)}
+    times = da.time.values
+    with netCDF4.Dataset(path) as nc:
+        units = str(getattr(nc[m.source_of(name).variable], "units", "?"))
+    row: dict[str, object] = {
+        "file": ds.file,
+        "shape": " × ".join(str(int(n)) for n in da.shape),
+        "period": f"{str(times[0])[:16]} .. {str(times[-1])[:16]}",
+        "every_h": float(np.median(np.diff(times[:50]) / np.timedelta64(1, "h"))),
+        "units": units,
+        "range_c": f"{float(da.min()):.2f} .. {float(da.max()):.2f}",
+    }
+    if checksums:
+        problems += twin_checksum(m, path, ds.file, size, row)
+    row["problems"] = "; ".join(problems)
+    return row
+
+
+def _clouds_row(size: str, base: Path, m: Manifest, checksums: bool) -> dict[str, object]:
+    """:func:`verify_twin`'s row of the LWP clouds."""
+    from unisst_lib.data.io import load_clouds
+    from unisst_lib.data.twin.clouds import STEP_HOURS
+    from unisst_lib.sources.verify import check_cloud_file, twin_checksum
+
+    spec, clouds = m.twin_size(size), m.cloud_dataset("twin")
+    path = base / clouds.file
+    if not path.is_file():
+        return _missing(clouds.file, size)
     problems = check_cloud_file(path, "twin", manifest=m, n_steps=spec.cloud_steps, md5=False)
     try:
         lwp = load_clouds(path)
     except UnisstError:
-        rows.append({**row, "problems": "; ".join(problems)})
-        return rows
-    shape = tuple(int(n) for n in lwp.shape)
-    from unisst_lib.data.twin.clouds import STEP_HOURS
-
-    sample = np.asarray(lwp[:: max(1, shape[0] // 64)], dtype=np.float64)
-    row.update(
-        shape=" × ".join(map(str, shape)),
-        period=f"{shape[0]} steps ({shape[0] * STEP_HOURS:g} h)",
-        every_h=float(STEP_HOURS),
-        units=f"{clouds.units} (99th percentile {np.percentile(sample, 99):.3f})",
-        range_c="",
-    )
+        return {"file": clouds.file, "problems": "; ".join(problems)}
+    n_steps = int(lwp.shape[0])
+    sample = np.asarray(lwp[:: max(1, n_steps // 64)], dtype=np.float64)
+    row: dict[str, object] = {
+        "file": clouds.file,
+        "shape": " × ".join(str(int(n)) for n in lwp.shape),
+        "period": f"{n_steps} steps ({n_steps * STEP_HOURS:g} h)",
+        "every_h": float(STEP_HOURS),
+        "units": f"{clouds.units} (99th percentile {np.percentile(sample, 99):.3f})",
+        "range_c": "",
+    }
     if checksums:
         problems += twin_checksum(m, path, clouds.file, size, row)
     row["problems"] = "; ".join(problems)
-    rows.append(row)
+    return row
+
+
+def _archive_rows(size: str, base: Path, m: Manifest, checksums: bool) -> list[dict[str, object]]:
+    """:func:`verify_twin`'s rows of the daily L3 archive and its truth file."""
+    from unisst_lib.sources.verify import check_archive, check_truth
+
+    rows = []
+    for check in (check_archive, check_truth):
+        r = check(base, manifest=m, checksums=checksums)
+        if r["status"] == "missing":
+            rows.append(_missing(str(r["file"]), size))
+            continue
+        keep = ("file", "shape", "period", "sha256", "checksum", "problems")
+        rows.append({k: r[k] for k in keep if k in r})
     return rows
 
 

@@ -8,7 +8,9 @@ pass) and re-check everything on disk later:
   (frame count, first frame, constant spacing) and plausible values;
 * :func:`check_cloud_file`: rank, dtype, ``(T, 64, 64)``, kg m-2 and, when a
   checksum is known (the manifest's, or the one recorded at download), MD5;
-* :func:`verify_all`: every SST and cloud file the manifest names, one row each.
+* :func:`check_archive` / :func:`check_truth`: the embedded L3 archive (its daily
+  files present, their count and grid) and its truth file;
+* :func:`verify_all`: every SST and cloud file and archive the manifest names, one row each.
 """
 
 from __future__ import annotations
@@ -240,7 +242,7 @@ def verify_all(
 ) -> list[dict[str, object]]:
     """Check every data file the manifest names that is on disk.
 
-    Returns one row per manifest entry: ``kind`` (sst|clouds), ``name``,
+    Returns one row per manifest entry: ``kind`` (sst|clouds|archive|truth), ``name``,
     ``file``, ``status`` (``ok``, ``missing`` or ``problem``), ``shape``,
     ``period`` and ``problems`` (``""`` when none). Files of the embedded twin
     are checked at the size found on disk (``full`` or ``tiny``) and, with
@@ -296,7 +298,147 @@ def verify_all(
         rows.append(
             {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
         )
+    for name, archive in m.archives.items():  # the embedded L3 archive and its truth
+        if m.sst_sources[archive.source].provider == "embedded":
+            check = check_truth if archive.role == "truth" else check_archive
+            rows.append(check(base, name, manifest=m, checksums=checksums))
     return rows
+
+
+def _l3_size_for(m: Manifest, ny: int, nx: int) -> str | None:
+    """The twin size whose L3 archive has an ``ny × nx`` grid."""
+    for size, spec in m.twin.sizes.items():
+        if spec.l3 is not None and (spec.l3.ny, spec.l3.nx) == (ny, nx):
+            return size
+    return None
+
+
+def _coordinate_problems(lat, lon, plan) -> list[str]:
+    """The grid is the plan's: same size, cell centres within a thousandth of a cell."""
+    lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
+    if (lat.size, lon.size) != (plan.lat.size, plan.lon.size):
+        return [f"grid {lat.size}×{lon.size}, the '{plan.size}' archive is "
+                f"{plan.lat.size}×{plan.lon.size}"]  # fmt: skip
+    off = max(float(np.max(np.abs(lat - plan.lat))), float(np.max(np.abs(lon - plan.lon))))
+    step = float(abs(plan.lat[1] - plan.lat[0])) if plan.lat.size > 1 else 1.0
+    return [] if off <= step / 1000 else [f"grid off the archive's by up to {off:.4f}°"]
+
+
+def _l3_grid(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(latitudes ascending, longitudes, SST shape) of a daily L3 file."""
+    import netCDF4
+
+    with netCDF4.Dataset(path) as nc:
+        lat, lon = nc["lat"][:].filled(np.nan), nc["lon"][:].filled(np.nan)
+        shape = tuple(nc["sea_surface_temperature"].shape)
+    return np.sort(lat), lon, shape
+
+
+def check_archive(
+    root: str | os.PathLike[str] | None = None,
+    name: str = "twin_l3",
+    *,
+    manifest: Manifest | None = None,
+    checksums: bool = True,
+) -> dict[str, object]:
+    """The embedded L3 archive ``name`` on disk: one :func:`verify_all` row.
+
+    The twin size is the one whose grid the first file has; then every day of
+    that size has its file (and no other file matches the pattern), each file
+    has the grid (``(1, ny, nx)``, the first one's coordinates those of the
+    size) and, with ``checksums``, the SHA-256 over the files
+    (:func:`unisst_lib.data.twin.l3.archive_digest`) is the manifest's.
+    """
+    from unisst_lib.data.twin import l3
+
+    m = manifest or load_manifest()
+    entry, base = m.archive(name), data_dir(root)
+    row: dict[str, object] = {"kind": "archive", "name": name, "file": entry.files}
+    files = sorted((base / entry.files).parent.glob(Path(entry.files).name))
+    if not files:
+        return {**row, "status": "missing", "problems": ""}
+    try:
+        lat, lon, _ = _l3_grid(files[0])
+    except (OSError, KeyError, IndexError) as err:
+        return {**row, "status": "problem", "problems": f"{files[0].name} unreadable: {err}"}
+    size = _l3_size_for(m, lat.size, lon.size)
+    if size is None:
+        grids = ", ".join(f"{k} {s.l3.ny}×{s.l3.nx}" for k, s in m.twin.sizes.items() if s.l3)
+        problems = [f"grid {lat.size}×{lon.size} is no twin size's ({grids})"]
+        return {**row, "status": "problem", "problems": "; ".join(problems)}
+    plan = l3.archive_plan(m, size, base, name)
+    want, found = {p.name for p in plan.paths}, {p.name for p in files}
+    problems = _coordinate_problems(lat, lon, plan)
+    if found != want:
+        problems.append(f"{len(found)} files, expected {len(want)} for the '{size}' archive")
+    for what, names in (("missing", want - found), ("unexpected", found - want)):
+        if names:
+            problems.append(
+                f"{what}: {', '.join(sorted(names)[:3])}{' …' if len(names) > 3 else ''}"
+            )
+    bad = []
+    for path in files:
+        try:
+            if _l3_grid(path)[2] != (1, plan.lat.size, plan.lon.size):
+                bad.append(path.name)
+        except (OSError, KeyError, IndexError):
+            bad.append(path.name)
+    if bad:
+        problems.append(f"{len(bad)} files unreadable or off the grid (first: {bad[0]})")
+    row.update(shape=f"{len(files)} files × {lat.size} × {lon.size}",
+               period=f"{files[0].name[:8]} .. {files[-1].name[:8]}")  # fmt: skip
+    if checksums:
+        digest = l3.archive_digest(files)
+        verdict, problem = twin_checksum_verdict(m, size, entry.files, digest)
+        row.update(sha256=digest, checksum=verdict)
+        problems += [problem] if problem else []
+    return {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
+
+
+def check_truth(
+    root: str | os.PathLike[str] | None = None,
+    name: str = "twin_l3_truth",
+    *,
+    manifest: Manifest | None = None,
+    checksums: bool = True,
+) -> dict[str, object]:
+    """The truth file ``name`` of an embedded archive on disk: one :func:`verify_all` row.
+
+    Its variable and units, the grid and days of the twin size its grid has,
+    daily frames from the start, plausible values and, with ``checksums``, its SHA-256.
+    """
+    from unisst_lib.data.io import open_sst
+    from unisst_lib.data.twin import l3
+
+    m = manifest or load_manifest()
+    entry, base = m.archive(name), data_dir(root)
+    row: dict[str, object] = {"kind": "truth", "name": name, "file": entry.files}
+    path = base / entry.files
+    if not path.is_file():
+        return {**row, "status": "missing", "problems": ""}
+    try:
+        da = open_sst(path)
+    except UnisstError as err:
+        return {**row, "status": "problem", "problems": str(err)}
+    archive = next((k for k, a in m.archives.items() if a.truth == name), None)
+    size = _l3_size_for(m, da.sizes["latitude"], da.sizes["longitude"])
+    if archive is None or size is None:
+        problems = [f"grid {da.sizes['latitude']}×{da.sizes['longitude']} is no twin size's"]
+        return {**row, "status": "problem", "problems": "; ".join(problems)}
+    plan = l3.archive_plan(m, size, base, archive)
+    src = m.sst_sources[entry.source]
+    t = da.time.values
+    row.update(shape=" × ".join(map(str, da.shape)),
+               period=f"{str(t[0])[:10]} .. {str(t[-1])[:10]}" if t.size else "")  # fmt: skip
+    problems = (
+        _variable_problems(path, src)
+        + _coordinate_problems(da.latitude.values, da.longitude.values, plan)
+        + _time_problems(t, entry, src, plan.times.size, 0)
+        + _value_problems(da)
+    )
+    if checksums:
+        problems += twin_checksum(m, path, entry.files, size, row)
+    return {**row, "status": "problem" if problems else "ok", "problems": "; ".join(problems)}
 
 
 def twin_checksum(m: Manifest, path: Path, rel: str, size: str, row: dict) -> list[str]:
