@@ -194,7 +194,9 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
     assert all(c.execution_count is not None for c in code), "a cell did not run"
     if name == "01_download":
         inv = json.loads((work / name / "inventory.json").read_text())
-        assert [f["problems"] for f in inv["files"]] == ["", "", ""]
+        # three hourly-twin files, the daily L3 archive and its truth: all well
+        assert [f["problems"] for f in inv["files"]] == [""] * 5
+        assert any("twin_l3/" in f["file"] for f in inv["files"])
     if name == "03_training":
         m = read_metrics(work / name / "metrics.json")
         assert m["split"] == "val" and m["step"] == 2 and m["threshold_gm2"] == 70.0
@@ -489,4 +491,4 @@ def test_download_notebook_without_an_account_says_why_and_uses_the_twin(
     assert "Going on with the embedded default" in text
     inv = json.loads((tmp_path / "out" / "inventory.json").read_text())
     assert inv["source"] == "twin" and inv["split_set"] == "twin"
-    assert [f["problems"] for f in inv["files"]] == ["", "", ""]
+    assert [f["problems"] for f in inv["files"]] == [""] * 5
