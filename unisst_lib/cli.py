@@ -283,17 +283,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``unisst evaluate`` options of one mode only (--data: cross-validation; --checkpoint: a model).
+_EVALUATE_ONLY = {
+    "data": ("methods", "share", "seed", "min_quality", "truth"),
+    "checkpoint": ("split", "split_set", "thresholds", "max_items", "data_dir", "device"),
+}
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if (args.data is None) == (args.checkpoint is None):
+        raise UnisstError(
+            "evaluate takes either --data ARCHIVE (cross-validation of the baselines on an SST "
+            "archive) or --checkpoint FILE (a trained model's errors per LWP threshold)"
+            + (", not both" if args.data else "")
+        )
+    mode, other = ("data", "checkpoint") if args.data else ("checkpoint", "data")
+    stray = [
+        f"--{o.replace('_', '-')}" for o in _EVALUATE_ONLY[other] if getattr(args, o) is not None
+    ]
+    if stray:
+        raise UnisstError(f"evaluate --{mode} does not take {', '.join(stray)} (--{other} does)")
+    if args.data:
+        return _evaluate_data(args)
     from unisst_lib.evaluation.validation import evaluate_thresholds
     from unisst_lib.models.device import select_device
     from unisst_lib.training.checkpoints import load_generator
 
-    device = select_device(args.device)
+    device = select_device(args.device or "auto")
     generator, cfg = load_generator(args.checkpoint, device=device)
     rows = evaluate_thresholds(
         generator,
         split_set=args.split_set or cfg.data.split_set,
-        split=args.split,
+        split=args.split or "test",
         thresholds_gm2=tuple(args.thresholds) if args.thresholds else None,
         clouds=cfg.data.clouds,
         device=device,
@@ -311,6 +332,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"{r['rmse_occluded_c']:.3f}  {r['mae_occluded_c']:.3f} | "
             f"{r['mean_fill_rmse_occluded_c']:>14.3f} | {r['holdout_rmse_c']:.3f}"
         )
+    return 0
+
+
+def _evaluate_data(args: argparse.Namespace) -> int:
+    """``unisst evaluate --data``: the baselines cross-validated on an archive."""
+    from unisst_lib.benchmark.crossval import evaluate_archive
+
+    res = evaluate_archive(
+        args.data,
+        methods=args.methods or "interp,dineof,climatology",
+        share=0.1 if args.share is None else args.share,
+        seed=args.seed or 0,
+        min_quality=args.min_quality,
+        truth=args.truth,
+    )
+    print(json.dumps(res.to_dict(), indent=2) if args.json else res.to_markdown().rstrip())
     return 0
 
 
@@ -475,14 +512,26 @@ def _add_train_command(sub) -> None:
 
 def _add_evaluate_command(sub) -> None:
     """``unisst evaluate``."""
-    ev = sub.add_parser("evaluate", help="errors of a checkpoint per LWP threshold (°C)")
-    ev.add_argument("--checkpoint", required=True, help="a checkpoint (.pt)")
-    ev.add_argument("--split", choices=("train", "val", "test"), default="test")
+    ev = sub.add_parser(
+        "evaluate",
+        help="errors of a checkpoint per LWP threshold, or of the baselines on an archive (°C)",
+    )
+    ev.add_argument("--checkpoint", default=None, help="a checkpoint (.pt)")
+    ev.add_argument("--split", choices=("train", "val", "test"), default=None, help="default test")
     ev.add_argument("--split-set", default=None, help="manifest split set (default: training's)")
     ev.add_argument("--thresholds", type=float, nargs="+", default=None, help="g m-2")
     ev.add_argument("--max-items", type=int, default=None, help="at most this many sequences")
     ev.add_argument("--data-dir", default=None, help="data directory")
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", default=None, help="default auto")
+    ev.add_argument(
+        "--data", default=None, metavar="PATH_OR_GLOB",
+        help="an SST archive (file, folder or glob): cross-validate the baselines on it",
+    )  # fmt: skip
+    ev.add_argument("--methods", default=None, help="--data: default interp,dineof,climatology")
+    ev.add_argument("--share", type=float, default=None, help="--data: share hidden, default 0.1")
+    ev.add_argument("--seed", type=int, default=None, help="--data: default 0")
+    ev.add_argument("--min-quality", type=int, default=None, help="--data: GHRSST quality_level")
+    ev.add_argument("--truth", default=None, help="--data: the twin's truth file (scores only)")
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.set_defaults(func=_cmd_evaluate)
 

@@ -270,3 +270,28 @@ def fill_laplace(
         resolved[np.ix_(frames, np.flatnonzero(solvable))] = True
     filled = complete(p, values.reshape(n_t, h, w), resolved.reshape(n_t, h, w), graph)
     return finish(p, filled)
+
+
+def fill_climatology(
+    sst: np.ndarray, mask: np.ndarray | None = None, *, land: np.ndarray | None = None
+) -> np.ndarray:
+    """Fill every gap with the per-pixel mean of the pixel's observations over the record.
+
+    A sea pixel never observed gets the harmonic (Laplace) fill of that mean
+    map (:func:`fill_laplace` on one frame); inputs
+    and outputs follow :mod:`unisst_lib.methods.problem`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sst = np.array([[[1.0, np.nan, 5.0]], [[3.0, np.nan, np.nan]]])  # (T=2, H=1, W=3)
+    >>> fill_climatology(sst, land=np.zeros((1, 3), bool)).tolist()
+    [[[1.0, 3.5, 5.0]], [[3.0, 3.5, 5.0]]]
+    """
+    p = prepare(sst, mask, land, method="climatology")
+    count = p.observed.sum(axis=0)
+    total = np.where(p.observed, p.values, 0.0).sum(axis=0)
+    mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)  # (H, W) °C
+    if (p.ocean & (count == 0)).any():
+        mean = fill_laplace(mean[None], land=p.land)[0]
+    return finish(p, np.broadcast_to(mean, p.values.shape))
