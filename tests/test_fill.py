@@ -273,3 +273,37 @@ def test_output_keeps_the_copernicus_layout(ckpt, tmp_path):
     res = fill(ds.isel(lat=slice(None, None, -1)), method="interp")
     assert res["sst"].dims == ("time", "lat", "lon")
     np.testing.assert_array_equal(res.lat.values, ds.lat.values[::-1])
+
+
+def _one_pixel_series(times, values) -> xr.Dataset:
+    """A 3×3 field equal to ``values`` at every pixel; NaN stays a gap."""
+    data = np.repeat(np.asarray(values, float)[:, None, None], 3, 1).repeat(3, 2)
+    return xr.Dataset(
+        {"sst": (("time", "lat", "lon"), data, {"units": "degC"})},
+        coords={"time": pd.DatetimeIndex(times), "lat": [10.0, 10.1, 10.2], "lon": [0, 0.1, 0.2]},
+    )
+
+
+def test_absent_days_are_missing_frames_not_neighbours_and_are_not_written():
+    # Days 0, 1, 2 and 4: day 3 absent. The pixel is seen on days 0 (0 °C) and 4 (4 °C):
+    # linear in time on the real calendar gives 1 and 2 °C on days 1 and 2 (frame
+    # indices would give 4/3 and 8/3).
+    times = pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-05"])
+    res = fill(_one_pixel_series(times, [0.0, np.nan, np.nan, 4.0]), method="interp")
+    assert list(res.time.values) == list(times.values)  # the absent day is not added
+    np.testing.assert_allclose(res.sst.values[:, 1, 1], [0.0, 1.0, 2.0, 4.0])
+    assert res.sst_filled_mask.values[:, 1, 1].tolist() == [0, 1, 1, 0]
+
+
+def test_calendar_axes_are_regular_and_no_advice_resamples():
+    # yearly means stamped on 15 January: 365- and 366-day steps are one cadence
+    years = pd.to_datetime([f"{y}-01-15" for y in range(1963, 1969)])
+    res = fill(_one_pixel_series(years, [0, np.nan, 2, 3, np.nan, 5]), method="interp")
+    np.testing.assert_allclose(res.sst.values[:, 0, 0], [0, 1, 2, 3, 4, 5])
+    with pytest.raises(UnisstError, match=r"calendar axis \(P1Y\).*--method dineof") as err:
+        fill(_one_pixel_series(years, [0, np.nan, 2, 3, np.nan, 5]), method="unisst")
+    assert "resample" not in str(err.value)
+    daily = pd.date_range("2020-01-01", periods=30, freq="D")
+    with pytest.raises(UnisstError, match="24 h apart.*6 h apart.*--method dineof") as err:
+        fill(_one_pixel_series(daily, np.where(np.arange(30) % 3, np.nan, 20.0)))
+    assert "resample" not in str(err.value)

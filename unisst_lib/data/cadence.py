@@ -23,6 +23,10 @@ DAY = 24 * HOUR
 MONTHLY_FROM = 27 * DAY
 #: How far from the median position in their month the frames of a monthly axis may sit.
 MONTH_POSITION_TOLERANCE = 0.1
+#: Time stamps are whole seconds (as in GHRSST/CMEMS files): finer steps are no cadence.
+_SECOND = 1_000_000_000
+#: At most this many dates on the regular axis per frame present (the rest absent).
+MAX_EXPANSION = 20
 _SHOWN = 10
 
 
@@ -79,12 +83,23 @@ def regular_time_axis(times, *, files: pd.Series | None = None) -> TimeAxis:
 def _fixed_axis(t: pd.DatetimeIndex, steps: np.ndarray, files) -> TimeAxis:
     """The commonest step, or a finer one of the same unit that all steps are multiples of."""
     step = _mode(steps)
-    bad = steps % step != 0
+    bad = (steps % step != 0) | (steps % _SECOND != 0)
     finest = int(steps.min())
-    if bad.any() and (steps % finest == 0).all() and _unit(finest) == _unit(step):
+    if (
+        bad.any()
+        and (steps % finest == 0).all()
+        and finest % _SECOND == 0
+        and _unit(finest) == _unit(step)
+    ):
         step, bad = finest, np.zeros_like(bad)  # e.g. daily with every other day absent
-    if bad.any():
-        raise _step_error(t, bad, _iso(step), files)
+    if bad.any() or step % _SECOND != 0:
+        raise _step_error(t, bad | (steps % _SECOND != 0), _iso(step), files)
+    if (t[-1] - t[0]).value // step + 1 > MAX_EXPANSION * len(t):
+        raise CadenceError(
+            f"frames {_iso(step)} apart would leave more than {MAX_EXPANSION - 1} of every "
+            f"{MAX_EXPANSION} dates of {_stamp(t[0])} .. {_stamp(t[-1])} absent: this is no "
+            "regular archive. Give the files of one continuous period."
+        )
     axis = pd.date_range(t[0], t[-1], freq=pd.Timedelta(step, "ns"))
     return TimeAxis(_iso(step), axis, axis.difference(t))
 
@@ -175,9 +190,10 @@ def _step_error(t: pd.DatetimeIndex, bad: np.ndarray, cadence: str, files) -> Ca
             "open the others separately."
         )
     return CadenceError(
-        f"time steps that fit no cadence: most steps are {cadence}, but {len(idx)} of {n_steps} "
-        f"are not whole multiples of it: {shown}. open_archive puts frames on a regular hourly, "
-        "daily, monthly or yearly axis (absent dates are fine): remove or fix those files."
+        f"irregular time steps that fit no cadence: most steps are {cadence}, but {len(idx)} of "
+        f"{n_steps} are not whole multiples of it (in whole seconds): {shown}. unisst puts "
+        "frames on a regular hourly, daily, monthly or yearly axis (absent dates are fine): "
+        "remove or fix those frames or files."
     )
 
 

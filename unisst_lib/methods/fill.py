@@ -39,6 +39,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pooch
 import xarray as xr
 
@@ -51,6 +52,7 @@ from unisst_lib.core.errors import (
     UnisstError,
 )
 from unisst_lib.core.manifest import load_manifest
+from unisst_lib.data.cadence import TimeAxis, regular_time_axis
 from unisst_lib.data.io import _standard_axes, select_sst
 from unisst_lib.methods.dineof import fill_dineof
 from unisst_lib.methods.fill_output import output_dataset, to_input_layout
@@ -141,18 +143,23 @@ def fill(
     if method not in METHODS:
         raise FillError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     name, da = select_sst(ds, variable, source="the data set")
+    axis = _time_axis(da["time"].values)
     plan = _plan(
-        method, da, checkpoint=checkpoint, device=device, resample=resample,
+        method, axis, checkpoint=checkpoint, device=device, resample=resample,
         overlap_frames=overlap_frames,
     )  # fmt: skip
-    src = _read(ds, name, da, mask_variable=mask_variable, plan=plan)
+    src = _read(ds, name, da, mask_variable=mask_variable, plan=plan, axis=axis)
     out, needed = _run(
         src, plan, method=method, tile_overlap=tile_overlap, batch_size=batch_size,
         progress=progress,
     )  # fmt: skip
+    shown = da if plan.stride == 1 else src.sst
+    if axis is not None and len(axis.absent):  # absent dates were filled, never written
+        keep = np.flatnonzero(src.sst.get_index("time").isin(da.get_index("time")))
+        out, needed, shown = out[keep], needed[keep], src.sst.isel(time=keep)
     sha = plan.model["sha256"] if plan.model is not None else "none"
     res = output_dataset(
-        ds, name, src.sst, out, needed, method=method, checkpoint_sha256=sha, history=history
+        ds, name, shown, out, needed, method=method, checkpoint_sha256=sha, history=history
     )
     return to_input_layout(res, ds[name], [name, f"{name}_filled_mask"])
 
@@ -169,32 +176,45 @@ class _Plan:
     model: dict | None = None  # load_model's dict (method "unisst")
 
 
-def _plan(method, da, *, checkpoint, device, resample, overlap_frames) -> _Plan:
-    """The windows of ``method`` on ``da``: the model's sequence length and spacing (unisst)."""
-    step = _frame_step(da["time"].values)
+def _plan(method, axis, *, checkpoint, device, resample, overlap_frames) -> _Plan:
+    """The windows of ``method`` on frames on ``axis``: the model's length and spacing (unisst)."""
     model, window, stride, phases = None, BASELINE_WINDOW, 1, 1
     if method == "unisst":
         model = load_model(checkpoint, device)
         window = int(model["seq_len"])
-        stride, phases = _match_spacing(step, model, resample=resample)
+        stride, phases = _match_spacing(_fixed_step(axis, model), model, resample=resample)
     overlap = window // 2 if overlap_frames is None else int(overlap_frames)
     if not 0 <= overlap < window:
         raise FillError(f"overlap_frames must be in 0..{window - 1}, got {overlap}")
     return _Plan(window, overlap, stride, phases, model)
 
 
-def _frame_step(times: np.ndarray) -> np.timedelta64 | None:
-    """The step between frames (None for a single frame); irregular steps are refused."""
+def _time_axis(times: np.ndarray) -> TimeAxis | None:
+    """The regular axis the frames sit on (None for a single frame).
+
+    Calendar axes (monthly, yearly means) are regular; absent dates are found
+    (:func:`unisst_lib.data.cadence.regular_time_axis`) and filled as missing frames,
+    never invented from their neighbours; steps that fit no cadence are refused.
+    """
     if len(times) < 2:
         return None
-    d = np.diff(times.astype("datetime64[s]")).astype(np.int64)
-    if (d <= 0).any() or (d != d[0]).any():
-        raise GridError(
-            f"the time axis has irregular steps (between {d.min() / 3600:g} h and "
-            f"{d.max() / 3600:g} h): unisst fill needs equally spaced frames. Select a regular "
-            'subset first, e.g. ds.resample(time="6h").nearest().'
+    if len(times) > 2 and (np.diff(times) <= np.timedelta64(0)).any():
+        raise GridError("the time axis is not increasing: sort the data by time first")
+    return regular_time_axis(times)
+
+
+def _fixed_step(axis: TimeAxis | None, model: dict) -> np.timedelta64 | None:
+    """The axis' fixed step, for a model trained on frames a fixed number of hours apart."""
+    if axis is None:
+        return None
+    if axis.cadence.endswith(("M", "Y")) and "T" not in axis.cadence:
+        raise FillError(
+            f"the frames are on a calendar axis ({axis.cadence}) but the model was trained on "
+            f"frames {model['interval_hours']} h apart: fill with --method dineof or "
+            "--method interp, or with a model trained on data of this cadence."
         )
-    return np.timedelta64(int(d[0]), "s")
+    step = pd.Timedelta(axis.times[1] - axis.times[0])
+    return np.timedelta64(int(step.total_seconds()), "s")
 
 
 def _match_spacing(step: np.timedelta64 | None, model: dict, *, resample: bool) -> tuple[int, int]:
@@ -224,12 +244,13 @@ def _match_spacing(step: np.timedelta64 | None, model: dict, *, resample: bool) 
             step_h,
         )
         return 1, int(k)
+    # Never advise a resample to the model's step: a nearest-neighbour resample copies a
+    # neighbouring frame's observations into frames that have none.
     raise FillError(
         f"the file's frames are {step_h:g} h apart but the model was trained on "
         f"frames {model['interval_hours']} h apart, and {step_h:g} h does not "
-        "divide it: resample the file to a step that does, e.g. "
-        f'ds.resample(time="{model["interval_hours"]}h").nearest(), or use a '
-        "model trained at the file's spacing."
+        "divide it: fill with --method dineof or --method interp (any cadence), or with a "
+        "model trained on data of this cadence."
     )
 
 
@@ -278,9 +299,14 @@ class _Input:
     mean: float  # of the observed values, input units
 
 
-def _read(ds, name, da, *, mask_variable, plan: _Plan) -> _Input:
-    """The mask variable, the stride, land and the observed mean (a first pass over the data)."""
+def _read(ds, name, da, *, mask_variable, plan: _Plan, axis: TimeAxis | None) -> _Input:
+    """The mask variable, absent dates, the stride, land and the observed mean (a first pass)."""
     mask_da = _mask_variable(ds, mask_variable, da)
+    if axis is not None and len(axis.absent):
+        log.info("%d absent dates filled as missing frames (not written)", len(axis.absent))
+        da = da.reindex(time=axis.times)  # NaN frames: missing, never copied from neighbours
+        if mask_da is not None:
+            mask_da = mask_da.reindex(time=axis.times, fill_value=1)
     if plan.stride > 1:
         da = da.isel(time=slice(None, None, plan.stride))
     if mask_da is not None:
