@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -116,10 +115,9 @@ def test_configure_offline_uses_shipped_110m_and_fails_fast_otherwise(tmp_path, 
     borders = shapereader.natural_earth("110m", "cultural", "admin_0_boundary_lines_land")
     assert borders.is_file()
 
-    start = time.perf_counter()
+    # Fails at once, not after a timeout: urlopen (patched above) is never reached.
     with pytest.raises(maps.OfflineFeatureError, match="resolution='110m'") as err:
         shapereader.natural_earth(resolution="50m", category="physical", name="coastline")
-    assert time.perf_counter() - start < 2.0
     assert isinstance(err.value, UnisstError)
     assert not list(tmp_path.rglob("*.shp"))  # nothing half-downloaded
     with pytest.raises(maps.OfflineFeatureError, match="GSHHS"):
