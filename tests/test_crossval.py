@@ -311,7 +311,7 @@ def test_cli_evaluate_data_table_and_json(tiny_data_dir, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["seed"] == 3 and doc["share_asked"] == 0.1 and not doc["truth_given"]
     assert [r["method"] for r in doc["rows"]] == ["interp", "climatology"]
-    assert {"hidden_pixels", "rmse_c", "mae_c", "bias_c", "seconds"} <= set(doc["rows"][0])
+    assert set(doc["rows"][0]) >= {"hidden_pixels", "rmse_c", "mae_c", "bias_c", "seconds"}
     assert doc["hidden_pixels"] == doc["rows"][0]["hidden_pixels"] > 0
 
 
