@@ -1,0 +1,154 @@
+"""``unisst train`` and ``unisst evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from unisst_lib.core.errors import UnisstError
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from unisst_lib.training.config import load_config
+    from unisst_lib.training.loop import train
+
+    overrides: dict = {}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.device is not None:
+        overrides["device"] = args.device
+    data: dict = {}
+    if args.data_dir is not None:
+        data["data_dir"] = args.data_dir
+    if args.threshold is not None:
+        data["threshold_gm2"] = args.threshold
+    if args.split_set is not None:
+        data["split_set"] = args.split_set
+    if args.clouds is not None:
+        data["clouds"] = args.clouds
+    if data:
+        overrides["data"] = data
+    cfg = load_config(args.config, **overrides)
+    res = train(cfg, args.out, resume=not args.no_resume, progress=not args.no_progress)
+    if res.last_eval:
+        e = res.last_eval
+        print(
+            f"step {res.step}: withheld-pixel RMSE {e['holdout_rmse_c']:.3f} °C "
+            f"(best {res.best_holdout_rmse_c:.3f}); RMSE on occluded pixels "
+            f"{e['rmse_occluded_c']:.3f} °C vs {e['mean_fill_rmse_occluded_c']:.3f} °C for "
+            f"the sequence mean; {res.seconds:.0f} s"
+        )
+    print(f"checkpoints in {res.out_dir / 'checkpoints'}")
+    return 0
+
+
+#: ``unisst evaluate`` options of one mode only (--data: cross-validation; --checkpoint: a model).
+_EVALUATE_ONLY = {
+    "data": ("methods", "share", "seed", "min_quality", "truth"),
+    "checkpoint": ("split", "split_set", "thresholds", "max_items", "data_dir", "device"),
+}
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if (args.data is None) == (args.checkpoint is None):
+        raise UnisstError(
+            "evaluate takes either --data ARCHIVE (cross-validation of the baselines on an SST "
+            "archive) or --checkpoint FILE (a trained model's errors per LWP threshold)"
+            + (", not both" if args.data else "")
+        )
+    mode, other = ("data", "checkpoint") if args.data else ("checkpoint", "data")
+    stray = [
+        f"--{o.replace('_', '-')}" for o in _EVALUATE_ONLY[other] if getattr(args, o) is not None
+    ]
+    if stray:
+        raise UnisstError(f"evaluate --{mode} does not take {', '.join(stray)} (--{other} does)")
+    if args.data:
+        return _evaluate_data(args)
+    from unisst_lib.evaluation.validation import evaluate_thresholds
+    from unisst_lib.models.device import select_device
+    from unisst_lib.training.checkpoints import load_generator
+
+    device = select_device(args.device or "auto")
+    generator, cfg = load_generator(args.checkpoint, device=device)
+    rows = evaluate_thresholds(
+        generator,
+        split_set=args.split_set or cfg.data.split_set,
+        split=args.split or "test",
+        thresholds_gm2=tuple(args.thresholds) if args.thresholds else None,
+        clouds=cfg.data.clouds,
+        device=device,
+        max_items=args.max_items,
+        data_dir=args.data_dir or cfg.data.data_dir,
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{cfg.name} on {args.split}: errors in °C")
+    print("threshold g/m2  occluded  RMSE    MAE   | mean fill RMSE | withheld RMSE")
+    for r in rows:
+        print(
+            f"{r['threshold_gm2']:>14.0f}  {r['occlusion_rate']:>7.1%}  "
+            f"{r['rmse_occluded_c']:.3f}  {r['mae_occluded_c']:.3f} | "
+            f"{r['mean_fill_rmse_occluded_c']:>14.3f} | {r['holdout_rmse_c']:.3f}"
+        )
+    return 0
+
+
+def _evaluate_data(args: argparse.Namespace) -> int:
+    """``unisst evaluate --data``: the baselines cross-validated on an archive."""
+    from unisst_lib.benchmark.crossval import evaluate_archive
+
+    res = evaluate_archive(
+        args.data,
+        methods=args.methods or "interp,dineof,climatology",
+        share=0.1 if args.share is None else args.share,
+        seed=args.seed or 0,
+        min_quality=args.min_quality,
+        truth=args.truth,
+    )
+    print(json.dumps(res.to_dict(), indent=2) if args.json else res.to_markdown().rstrip())
+    return 0
+
+
+def _add_train_command(sub) -> None:
+    """``unisst train``."""
+    tr = sub.add_parser("train", help="train a UNISST model (resumes from OUT if possible)")
+    tr.add_argument("--config", default="fast", help="tiny, fast, paper or a YAML file")
+    tr.add_argument("--out", required=True, help="run directory")
+    tr.add_argument("--steps", type=int, default=None, help="generator updates (override)")
+    tr.add_argument("--threshold", type=float, default=None, help="LWP threshold, g m-2")
+    tr.add_argument("--data-dir", default=None, help="data directory (override)")
+    tr.add_argument(
+        "--split-set", default=None, help="manifest split set: twin, anfc, reanalysis (override)"
+    )
+    tr.add_argument("--clouds", default=None, help="cloud set: twin or figshare (override)")
+    tr.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 (override)")
+    tr.add_argument("--no-resume", action="store_true", help="start afresh")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_cmd_train)
+
+
+def _add_evaluate_command(sub) -> None:
+    """``unisst evaluate``."""
+    ev = sub.add_parser(
+        "evaluate",
+        help="errors of a checkpoint per LWP threshold, or of the baselines on an archive (°C)",
+    )
+    ev.add_argument("--checkpoint", default=None, help="a checkpoint (.pt)")
+    ev.add_argument("--split", choices=("train", "val", "test"), default=None, help="default test")
+    ev.add_argument("--split-set", default=None, help="manifest split set (default: training's)")
+    ev.add_argument("--thresholds", type=float, nargs="+", default=None, help="g m-2")
+    ev.add_argument("--max-items", type=int, default=None, help="at most this many sequences")
+    ev.add_argument("--data-dir", default=None, help="data directory")
+    ev.add_argument("--device", default=None, help="default auto")
+    ev.add_argument(
+        "--data", default=None, metavar="PATH_OR_GLOB",
+        help="an SST archive (file, folder or glob): cross-validate the baselines on it",
+    )  # fmt: skip
+    ev.add_argument("--methods", default=None, help="--data: default interp,dineof,climatology")
+    ev.add_argument("--share", type=float, default=None, help="--data: share hidden, default 0.1")
+    ev.add_argument("--seed", type=int, default=None, help="--data: default 0")
+    ev.add_argument("--min-quality", type=int, default=None, help="--data: GHRSST quality_level")
+    ev.add_argument("--truth", default=None, help="--data: the twin's truth file (scores only)")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    ev.set_defaults(func=_cmd_evaluate)
