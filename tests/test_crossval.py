@@ -319,7 +319,12 @@ def test_cli_evaluate_data_table_and_json(tiny_data_dir, capsys):
     ("extra", "message"),
     [
         ([], "evaluate takes either --data ARCHIVE"),
-        (["--data", "D", "--checkpoint", "x.pt"], "not both"),
+        # with --data, --checkpoint is the unisst row's model: unisst must be a method
+        (["--data", "D", "--checkpoint", "x.pt"], "add unisst to --methods"),
+        (
+            ["--data", "D", "--methods", "unisst", "--checkpoint", "x", "--fit-steps", "2"],
+            "not both",
+        ),
         (["--data", "D", "--thresholds", "55"], "evaluate --data does not take --thresholds"),
         (["--checkpoint", "x.pt", "--share", "0.1"], "evaluate --checkpoint does not take --share"),
         (["--data", "D", "--methods", "interp,kriging"], "unknown method(s) 'kriging'"),

@@ -5,10 +5,12 @@ users score theirs: hide a further share of the *observed* pixels under the
 clouds of other dates, fill, and compare the fill with the hidden-but-known
 observations.
 
-* :func:`cv_plan` / :func:`cv_mask` (from :mod:`unisst_lib.benchmark.cloud_holdout`):
+* :func:`cv_plan` / :func:`cv_mask` (from :mod:`unisst_lib.data.cloud_holdout`):
   the hidden pixels (the DINCAE protocol, the share reached as :func:`cv_plan` says);
-* the methods: ``interp`` (linear in time), ``dineof`` (whole record) and ``climatology``
-  (:func:`unisst_lib.methods.interp.fill_climatology`, the per-pixel mean of the record);
+* the methods: ``unisst`` (a trained model, or one fitted on the CV input itself:
+  :mod:`unisst_lib.benchmark.cv_unisst`), ``interp`` (linear in time), ``dineof``
+  (whole record) and ``climatology`` (:func:`unisst_lib.methods.interp.fill_climatology`,
+  the per-pixel mean of the record);
 * :func:`cross_validate`: every method on the same hidden pixels; RMSE, MAE and
   bias (filled − observed, °C) on them, and — on the twin only, when the truth
   is given — the same scores under the real clouds, reported but never used to
@@ -27,7 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from unisst_lib.benchmark.cloud_holdout import (
+from unisst_lib.benchmark.cv_unisst import UnisstOptions, run_unisst
+from unisst_lib.core.errors import GridError, UnisstError
+from unisst_lib.data.archive import open_archive
+from unisst_lib.data.cloud_holdout import (
     DEFAULT_SHARE,
     MIN_KEPT_FRACTION,
     CrossValidationError,
@@ -36,8 +41,6 @@ from unisst_lib.benchmark.cloud_holdout import (
     cv_mask,
     cv_plan,
 )
-from unisst_lib.core.errors import GridError, UnisstError
-from unisst_lib.data.archive import open_archive
 from unisst_lib.data.io import open_sst
 from unisst_lib.methods.dineof import dineof
 from unisst_lib.methods.interp import fill_climatology, fill_temporal
@@ -45,6 +48,7 @@ from unisst_lib.methods.interp import fill_climatology, fill_temporal
 __all__ = [
     "CV_METHODS",
     "MIN_KEPT_FRACTION",
+    "OTHER_METHODS",
     "CVPlan",
     "CVResult",
     "CrossValidationError",
@@ -88,7 +92,10 @@ CV_METHODS: dict[str, Callable[..., tuple[np.ndarray, dict]]] = {
     "dineof": _run_dineof,
     "climatology": _run_climatology,
 }
+#: Methods besides CV_METHODS: ``unisst`` needs the archive's coordinates and its options.
+OTHER_METHODS = ("unisst",)
 _LABELS = {
+    "unisst": "UNISST",
     "interp": "linear in time",
     "dineof": "DINEOF",
     "climatology": "climatology (pixel mean)",
@@ -120,6 +127,7 @@ class CVResult:
     truth_given: bool
     source: str = ""
     donors: dict[int, list[int]] = field(default_factory=dict)
+    fills: dict[str, np.ndarray] = field(default_factory=dict)  # keep_fills: method -> (T, H, W)
 
     @property
     def hidden_pixels(self) -> int:
@@ -214,11 +222,15 @@ def cross_validate(
     share: float = DEFAULT_SHARE,
     seed: int = 0,
     truth: xr.DataArray | None = None,
+    unisst: UnisstOptions | None = None,
+    keep_fills: bool = False,
 ) -> CVResult:
     """Score gap-filling methods on observed pixels hidden under the real clouds of other dates.
 
     Every method fills the archive with the same pixels (:func:`cv_plan`) removed:
 
+    * ``"unisst"``: :func:`~unisst_lib.benchmark.cv_unisst.run_unisst` — the model of
+      ``unisst.checkpoint``, or (default) one fitted on the CV input within ``unisst.fit_minutes``;
     * ``"interp"``: :func:`~unisst_lib.methods.interp.fill_temporal`;
     * ``"dineof"``: :func:`~unisst_lib.methods.dineof.dineof` on the whole record
       (its own cross-validation picks the EOF count, in the row's ``note``);
@@ -240,6 +252,11 @@ def cross_validate(
         The gap-free SST (°C) on the archive's grid and dates — the twin only.
         The fills are then also scored on the sea pixels missing in the
         archive, in separate ``truth_*`` fields never used for any choice.
+    unisst
+        How the ``"unisst"`` method gets its model (default: fit one, 10 minutes).
+    keep_fills
+        Keep each method's filled (T, H, W) array in ``CVResult.fills`` (for maps of
+        the CV error); off by default to spare memory.
 
     Returns
     -------
@@ -256,12 +273,16 @@ def cross_validate(
     cv_input = np.where(observed & ~plan.hidden, sst, np.nan)
     gaps = ~observed & ~land[None]
     truth_values = None if truth is None else _aligned_truth(truth, ds)
-    rows = []
+    rows, fills = [], {}
     for name in methods:
         row = {"method": name, "status": "ok", "reason": "", "note": ""}
         t0 = time.perf_counter()
         try:
-            filled, extra = CV_METHODS[name](cv_input, land, seed)
+            if name == "unisst":
+                opts = unisst or UnisstOptions()
+                filled, extra = run_unisst(cv_input, land, seed, like=ds, options=opts)
+            else:
+                filled, extra = CV_METHODS[name](cv_input, land, seed)
         except _METHOD_FAILURES as err:
             log.warning("cross-validation: %s failed: %s", name, err)
             row.update(status="failed", reason=f"{type(err).__name__}: {err}", seconds=None)
@@ -271,6 +292,8 @@ def cross_validate(
             rows.append(row)
             continue
         row["seconds"] = time.perf_counter() - t0
+        if keep_fills:
+            fills[name] = filled
         row.update(extra)
         scores = _scores(filled, sst, plan.hidden, "")
         row["hidden_pixels"] = scores.pop("pixels")
@@ -289,6 +312,7 @@ def cross_validate(
         truth_given=truth is not None,
         source=_source_text(ds),
         donors=plan.donors,
+        fills=fills,
     )
 
 
@@ -303,11 +327,11 @@ def _check_methods(methods: Sequence[str]) -> list[str]:
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     methods = list(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in CV_METHODS]
+    unknown = [m for m in methods if m not in CV_METHODS and m not in OTHER_METHODS]
     if unknown or not methods:
         raise CrossValidationError(
             f"cross-validation: unknown method(s) {', '.join(map(repr, unknown)) or '(none)'}; "
-            f"choose among {', '.join(CV_METHODS)}"
+            f"choose among {', '.join((*OTHER_METHODS, *CV_METHODS))}"
         )
     return methods
 
@@ -347,16 +371,19 @@ def evaluate_archive(
     seed: int = 0,
     min_quality: int | None = None,
     truth=None,
+    unisst: UnisstOptions | None = None,
 ) -> CVResult:
     """:func:`cross_validate` an archive on disk (``unisst evaluate --data``).
 
     ``data`` goes to :func:`unisst_lib.data.archive.open_archive` (a file, a
     folder, a glob or a list) with ``min_quality``; ``truth`` is a netCDF file
     of the gap-free SST (the twin's ``twin_l3_truth``), opened with
-    :func:`unisst_lib.data.io.open_sst`.
+    :func:`unisst_lib.data.io.open_sst`; ``unisst`` as in :func:`cross_validate`.
     """
     methods = _check_methods(methods)
     check_share_seed(share, seed)
     ds = open_archive(data, min_quality=min_quality)
     truth_da = None if truth is None else open_sst(truth)
-    return cross_validate(ds, methods=methods, share=share, seed=seed, truth=truth_da)
+    return cross_validate(
+        ds, methods=methods, share=share, seed=seed, truth=truth_da, unisst=unisst
+    )

@@ -102,6 +102,41 @@ def _download_sst_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download_l3(args: argparse.Namespace) -> int:
+    """``unisst download l3``: a satellite L3 product as daily files, or (--dry-run) the plan."""
+    import shlex
+
+    from unisst_lib.sources.copernicus import credentials_source
+    from unisst_lib.sources.l3_download import download_l3
+
+    res = download_l3(
+        args.name,
+        region=args.region,
+        start=args.start,
+        end=args.end,
+        out_dir=args.dir,
+        overwrite=args.overwrite,
+        dry_run=args.dry_run,
+        progress=not args.quiet,
+    )  # an unverified manifest entry is named in a logged warning
+    what = f"{res.name} ({res.product_id} / {res.dataset_id}), {res.region}"
+    period = f"{res.start} .. {res.end}"
+    if res.dry_run:
+        where = credentials_source() or "none found (see `unisst download l3 --help`)"
+        print(f"{what}, {period} -> {res.folder} (one file a day; nothing fetched):")
+        print(f"  {res.command}")
+        print(f"credentials: {where}")
+        return 0
+    print(f"{res.folder}: {res.days_written} day(s) written, {what}, {period}")
+    if res.kept:
+        print(f"  {len(res.kept)} day(s) already there, kept (--overwrite replaces them)")
+    if res.absent:
+        days = ", ".join(map(str, res.absent))
+        print(f"  no data from the product on {len(res.absent)} day(s): {days}")
+    print(f"next: unisst evaluate --data {shlex.quote(str(res.folder))}")
+    return 0
+
+
 def _cmd_download_clouds(args: argparse.Namespace) -> int:
     from unisst_lib.sources.figshare import download_clouds
 
@@ -151,7 +186,7 @@ def _add_data_commands(sub) -> None:
 
 
 def _add_download_commands(sub) -> None:
-    """``unisst download sst|clouds``."""
+    """``unisst download sst|l3|clouds``."""
     dl = sub.add_parser(
         "download", help="fetch the real data (Copernicus Marine SST, figshare clouds)"
     )
@@ -179,6 +214,8 @@ def _add_download_commands(sub) -> None:
     dsst.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     dsst.set_defaults(func=_cmd_download_sst)
 
+    _add_download_l3_command(dl_sub)
+
     dcl = dl_sub.add_parser("clouds", help="the paper's liquid-water-path fields from figshare")
     dcl.add_argument("--dir", default=None, help="data directory ($UNISST_DATA_DIR or ./data)")
     dcl.add_argument("--timeout", type=float, default=None, help="seconds (default: manifest)")
@@ -186,3 +223,30 @@ def _add_download_commands(sub) -> None:
     dcl.add_argument("--overwrite", action="store_true", help="download again even if present")
     dcl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     dcl.set_defaults(func=_cmd_download_clouds)
+
+
+def _add_download_l3_command(dl_sub) -> None:
+    """``unisst download l3``."""
+    dl3 = dl_sub.add_parser(
+        "l3",
+        help="a satellite L3 SST product (data_manifest.yaml: l3_products) from Copernicus Marine "
+        "as one file a day, a folder `unisst evaluate --data` reads",
+        description="One copernicusmarine subset request for the region and period, split into "
+        "one file per day. Credentials: COPERNICUSMARINE_SERVICE_USERNAME and "
+        "COPERNICUSMARINE_SERVICE_PASSWORD in the environment, or `copernicusmarine login` once.",
+    )
+    dl3.add_argument("--name", default=None, help="l3_products entry (default: the first)")
+    dl3.add_argument("--region", default=None, help="manifest region (default: the entry's)")
+    dl3.add_argument("--start", default=None, metavar="YYYY-MM-DD", help="first day")
+    dl3.add_argument("--end", default=None, metavar="YYYY-MM-DD", help="last day (inclusive)")
+    dl3.add_argument(
+        "--dir", default=None,
+        help="folder of the daily files (default: <data dir>/<directory>/<region>)",
+    )  # fmt: skip
+    dl3.add_argument("--overwrite", action="store_true", help="replace the days already there")
+    dl3.add_argument(
+        "--dry-run", action="store_true",
+        help="print the copernicusmarine request and the folder; fetch nothing",
+    )  # fmt: skip
+    dl3.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    dl3.set_defaults(func=_cmd_download_l3)

@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import glob
+import shlex
 from pathlib import Path
 
 from unisst_lib.core.errors import UnisstError
 
+#: Options that only an archive fill (a folder, a glob, several files, an L3 file) takes.
+_ARCHIVE_OPTIONS = ("min_quality", "apply_bias", "land_mask", "all_days")
+#: Options that only a single plain netCDF file takes.
+_FILE_OPTIONS = ("mask_variable", "resample")
+
 
 def _cmd_fill(args: argparse.Namespace) -> int:
+    _check_fit_options(args)
+    if args.fit:
+        args.checkpoint = _fit(args)
+    if _is_archive(args.input):
+        return _fill_archive(args)
+    _refuse(
+        args,
+        _ARCHIVE_OPTIONS,
+        "an archive (a folder, a quoted glob, several files or an L3 file with "
+        "quality_level); give INPUT as one of those and OUTPUT as a folder",
+    )
+    return _fill_file(args)
+
+
+def _fill_file(args: argparse.Namespace) -> int:
+    """One plain netCDF file to one filled CF netCDF file."""
     from unisst_lib.core.errors import DataNotFoundError
     from unisst_lib.core.paths import atomic_path
     from unisst_lib.data.io import open_netcdf
     from unisst_lib.methods.fill import fill
 
-    src, dst = Path(args.input), Path(args.output)
+    src, dst = Path(args.input[0]), Path(args.output)
     if not src.is_file():
         raise DataNotFoundError(f"input file {src} does not exist")
     if dst.exists() and not args.overwrite:
@@ -39,21 +62,130 @@ def _cmd_fill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fill_archive(args: argparse.Namespace) -> int:
+    """An archive (folder, glob, files) to a folder of filled files in the inputs' layout."""
+    from unisst_lib.data.archive import resolve_paths
+    from unisst_lib.methods.archive_fill import count_filled, fill_archive
+
+    _refuse(args, _FILE_OPTIONS, "a single plain netCDF file, not with an archive")
+    out = Path(args.output)
+    if out.suffix == ".nc" and not out.is_dir():
+        raise UnisstError(
+            f"OUTPUT {out} looks like a file, but {' '.join(args.input)} is an archive (a "
+            "folder, a glob, several files or an L3 file with quality_level): OUTPUT is the "
+            "folder that gets one filled file per input file, under its name. Give a folder."
+        )
+    paths = args.input[0] if len(args.input) == 1 else args.input
+    written = fill_archive(
+        paths,
+        out,
+        method=args.method,
+        checkpoint=args.checkpoint,
+        variable=args.variable,
+        min_quality=args.min_quality,
+        apply_bias=args.apply_bias,
+        land_mask=args.land_mask,
+        all_days=args.all_days,
+        overwrite=args.overwrite,
+        device=args.device,
+        progress=not args.quiet,
+        history=_fill_history(args),
+    )
+    inputs = {p.name for p in resolve_paths(paths)}
+    absent = sum(p.name not in inputs for p in written)
+    extra = f" ({absent} for absent dates)" if args.all_days else ""
+    print(
+        f"{out}: {len(written)} files written{extra}, {count_filled(written)} values "
+        f"filled ({args.method})"
+    )
+    return 0
+
+
+def _check_fit_options(args: argparse.Namespace) -> None:
+    fit_only = [o for o in ("fit_minutes", "fit_steps", "save_model") if getattr(args, o)]
+    if fit_only and not args.fit:
+        names = ", ".join(f"--{o.replace('_', '-')}" for o in fit_only)
+        raise UnisstError(f"{names} belong to --fit: add --fit (fit a model on INPUT, then fill)")
+    if args.fit and (args.checkpoint or args.method != "unisst"):
+        raise UnisstError(
+            "--fit trains the unisst model on INPUT itself: it does not take --checkpoint "
+            "(a trained model) or another --method"
+        )
+
+
+def _fit(args: argparse.Namespace) -> Path:
+    """``--fit``: train a model on INPUT itself within the budget; the checkpoint's path."""
+    from unisst_lib.methods.fit import DEFAULT_FIT_MINUTES, fit_archive
+
+    out = Path(args.output)
+    default = (out if out.suffix != ".nc" else out.parent) / "unisst_fit.pt"
+    save = Path(args.save_model) if args.save_model else default
+    if save.exists() and not args.overwrite:
+        raise UnisstError(f"{save} exists: pass --overwrite to replace it, or --save-model PATH")
+    res = fit_archive(
+        args.input[0] if len(args.input) == 1 else args.input,
+        out=save,
+        minutes=args.fit_minutes or DEFAULT_FIT_MINUTES,
+        steps=args.fit_steps,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    print(
+        f"fitted {save}: {res.steps} steps in {res.seconds:.0f} s, RMSE "
+        f"{res.holdout_rmse_c:.3f} °C on observed pixels withheld from training"
+    )
+    return save
+
+
+def _is_archive(inputs: list[str]) -> bool:
+    """Several inputs, a folder, a glob, or one netCDF file with a ``quality_level`` (L3)."""
+    if len(inputs) > 1:
+        return True
+    path = Path(inputs[0]).expanduser()
+    if path.is_dir() or (glob.has_magic(inputs[0]) and not path.exists()):
+        return True
+    if not path.is_file():
+        return False
+    from unisst_lib.data.io import open_netcdf
+
+    with open_netcdf(path) as ds:
+        return "quality_level" in ds.variables
+
+
+def _refuse(args: argparse.Namespace, options: tuple[str, ...], why: str) -> None:
+    given = [o for o in options if getattr(args, o) is not None and getattr(args, o) is not False]
+    if given:
+        names = ", ".join(f"--{o.replace('_', '-')}" for o in given)
+        raise UnisstError(f"{names} can only be used with {why}.")
+
+
 def _fill_history(args: argparse.Namespace) -> str:
     """The ``unisst fill`` command as it ran, for the output's ``history`` attribute."""
-    words = ["unisst fill", str(args.input), str(args.output), f"--method {args.method}"]
-    for opt in ("checkpoint", "variable", "mask_variable", "device"):
+    words = ["unisst fill", *map(shlex.quote, args.input), shlex.quote(str(args.output))]
+    words.append(f"--method {args.method}")
+    if args.fit:
+        words.append("--fit")
+    opts = ("checkpoint", "variable", "mask_variable", "device", "min_quality", "land_mask")
+    for opt in (*opts, "fit_minutes", "fit_steps", "save_model"):
         if getattr(args, opt) is not None:
-            words.append(f"--{opt.replace('_', '-')} {getattr(args, opt)}")
-    words += [f"--{f}" for f in ("resample", "overwrite") if getattr(args, f)]
+            words.append(f"--{opt.replace('_', '-')} {shlex.quote(str(getattr(args, opt)))}")
+    flags = ("resample", "apply_bias", "all_days", "overwrite")
+    words += [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
     return " ".join(words)
 
 
 def _add_fill_command(sub) -> None:
     """``unisst fill``."""
-    fl = sub.add_parser("fill", help="gap-fill an SST netCDF file (writes a CF netCDF)")
-    fl.add_argument("input", help="netCDF file with an SST variable")
-    fl.add_argument("output", help="netCDF file to write")
+    fl = sub.add_parser(
+        "fill",
+        help="gap-fill an SST netCDF file, or an L3 archive file by file",
+        description="Fill the gaps of one netCDF file (OUTPUT: a CF netCDF file), or of an "
+        "archive of L3 files: a folder, a quoted glob ('sst/2018*.nc'), several files or an "
+        "L3 file with quality_level (OUTPUT: a folder; each input file gets a filled copy "
+        "there, under its name and in its own layout, with <sst>_filled_mask).",
+    )
+    fl.add_argument("input", nargs="+", help="netCDF file, folder, quoted glob or several files")
+    fl.add_argument("output", help="netCDF file to write (a folder for an archive)")
     fl.add_argument("--method", choices=("unisst", "dineof", "interp"), default="unisst")
     fl.add_argument("--checkpoint", default=None, help="model (.pt); default: the bundled one")
     fl.add_argument("--variable", default=None, help="SST variable (default: found)")
@@ -65,6 +197,48 @@ def _add_fill_command(sub) -> None:
         help="frames k times closer than the model's: keep every k-th frame only "
         "(default: fill every frame, as k interleaved series)",
     )
-    fl.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    fl.add_argument(
+        "--min-quality",
+        type=int,
+        default=None,
+        metavar="N",
+        help="archive: keep pixels with quality_level >= N (0..5, default 4); the others are "
+        "replaced by the fill and flagged",
+    )
+    fl.add_argument(
+        "--apply-bias", action="store_true", help="archive: fill the SST minus sses_bias"
+    )
+    fl.add_argument(
+        "--land-mask",
+        default=None,
+        metavar="FILE[:VAR]",
+        help="archive: netCDF land/sea mask on the grid (default: the l2p_flags land bit, a "
+        "mask variable, else pixels never observed)",
+    )
+    fl.add_argument(
+        "--all-days",
+        action="store_true",
+        help="archive: also write a filled file for each absent date",
+    )
+    fl.add_argument(
+        "--overwrite", action="store_true", help="replace existing output file(s), never inputs"
+    )
+    fl.add_argument(
+        "--fit", action="store_true",
+        help="fit a unisst model on INPUT itself first (its own observations and clouds, the "
+        "model chosen on withheld observed pixels), save it, then fill with it",
+    )  # fmt: skip
+    fl.add_argument(
+        "--fit-minutes", type=float, default=None, metavar="M",
+        help="--fit: wall-clock budget of the fit, default 10 (a GPU is used when --device auto)",
+    )  # fmt: skip
+    fl.add_argument(
+        "--fit-steps", type=int, default=None, metavar="N",
+        help="--fit: train exactly N steps instead (reproducible across machines)",
+    )  # fmt: skip
+    fl.add_argument(
+        "--save-model", default=None, metavar="PATH",
+        help="--fit: where the fitted model goes (default: unisst_fit.pt next to OUTPUT)",
+    )  # fmt: skip
     fl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     fl.set_defaults(func=_cmd_fill)

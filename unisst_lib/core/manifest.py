@@ -3,6 +3,7 @@
 ``data_manifest.yaml`` (top level of the repository, shipped inside the package
 too) lists the SST sources and data sets, the regions, the train/val/test
 splits, the cloud data sets, the archives of daily files (L3) and their truth,
+the L3 products downloaded as daily files (``l3_products``),
 the liquid-water-path thresholds and the embedded twin's sizes. Everything else
 asks the manifest instead of hard-coding them.
 
@@ -125,6 +126,53 @@ class ArchiveDataset(_Strict):
     def _ordered(self) -> ArchiveDataset:
         if self.start >= self.end:
             raise ValueError("start must be before end")
+        return self
+
+
+class L3Product(_Strict):
+    """A satellite L3 product downloaded as daily files (``unisst download l3``).
+
+    ``verified`` says whether ``product_id`` / ``dataset_id`` were confirmed in
+    public sources (cited in the manifest); an unverified entry is still usable,
+    with a warning. ``start``/``end`` are the default period (whole days, UTC),
+    ``coverage_start``/``coverage_end`` what the service holds (``coverage_end``
+    null: near real time, up to ``latency_days`` before today).
+    """
+
+    description: str = ""
+    verified: bool
+    provider: Literal["copernicus_marine"]
+    product_id: str = Field(pattern=r"^[A-Z0-9_]+$")
+    dataset_id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    variable: str = Field(min_length=1, description="the SST variable")
+    variables: tuple[str, ...] = Field(min_length=1, description="every variable requested")
+    units: Literal["K"]
+    cadence: Literal["P1D"]
+    coverage_start: dt.date
+    coverage_end: dt.date | None = None
+    latency_days: int = Field(0, ge=0, le=60)
+    region: str
+    start: dt.date
+    end: dt.date
+    directory: str = Field(description="folder of the daily files, relative to the data directory")
+    file_suffix: str = Field(
+        pattern=r"^[A-Za-z0-9_.\-]+\.nc$", description="file name after 'YYYYMMDDhhmmss-'"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> L3Product:
+        if self.variable not in self.variables:
+            raise ValueError(f"variable {self.variable!r} must be one of variables")
+        if len(set(self.variables)) != len(self.variables):
+            raise ValueError("variables must not repeat a name")
+        if self.start >= self.end:
+            raise ValueError("start must be before end (at least two days)")
+        if self.start < self.coverage_start:
+            raise ValueError(f"start {self.start} is before coverage_start {self.coverage_start}")
+        if self.coverage_end is not None and self.end > self.coverage_end:
+            raise ValueError(f"end {self.end} is after coverage_end {self.coverage_end}")
+        if Path(self.directory).is_absolute() or ".." in Path(self.directory).parts:
+            raise ValueError("directory must be relative to the data directory, without '..'")
         return self
 
 
@@ -273,6 +321,7 @@ class Manifest(_Strict):
     thresholds: Thresholds
     twin: Twin
     archives: dict[str, ArchiveDataset] = Field(default_factory=dict)
+    l3_products: dict[str, L3Product] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> Manifest:
@@ -305,6 +354,12 @@ class Manifest(_Strict):
                     )
             if ar.truth is not None and self.archives[ar.truth].role != "truth":
                 raise ValueError(f"archives.{name}.truth: {ar.truth!r} has no role 'truth'")
+        for name, l3 in self.l3_products.items():
+            if l3.region not in self.regions:
+                raise ValueError(
+                    f"l3_products.{name}.region: unknown region {l3.region!r} "
+                    f"(known: {', '.join(self.regions)})"
+                )
         for variant in self.download.sst.variants:
             if variant not in self.splits:
                 raise ValueError(
@@ -339,6 +394,9 @@ class Manifest(_Strict):
 
     def archive(self, name: str) -> ArchiveDataset:
         return _lookup(self.archives, name, "archives")
+
+    def l3_product(self, name: str) -> L3Product:
+        return _lookup(self.l3_products, name, "l3_products")
 
     def twin_size(self, size: str) -> TwinSize:
         return _lookup(self.twin.sizes, size, "twin.sizes")

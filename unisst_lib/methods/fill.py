@@ -4,7 +4,8 @@ The SST variable is found as :func:`unisst_lib.data.io.open_sst` finds it (name 
 CF ``standard_name``; Kelvin or °C; a depth axis reduced to its shallowest
 level). Missing pixels are NaN / ``_FillValue`` or, with ``mask_variable``,
 where that variable is 1. Pixels missing in *every* frame are land: they stay
-missing and are not filled.
+missing and are not filled (unless ``land`` gives the land mask: then sea pixels
+never observed are filled too).
 
 ``method="unisst"`` runs a trained generator on sliding windows of the
 model's sequence length (overlapping in time) and on 64×64 spatial tiles
@@ -53,14 +54,14 @@ from unisst_lib.core.errors import (
 )
 from unisst_lib.core.manifest import load_manifest
 from unisst_lib.data.cadence import TimeAxis, regular_time_axis
-from unisst_lib.data.io import _standard_axes, select_sst
+from unisst_lib.data.io import _axis_name, _standard_axes, select_sst
 from unisst_lib.methods.dineof import fill_dineof
 from unisst_lib.methods.fill_output import output_dataset, to_input_layout
 from unisst_lib.methods.interp import fill_temporal
 from unisst_lib.methods.problem import BaselineInputError
 from unisst_lib.methods.tiling import Predictor, fill_series, predict_tiles
 from unisst_lib.models.device import select_device
-from unisst_lib.training.checkpoints import load_generator
+from unisst_lib.training.checkpoints import load_checkpoint, load_generator
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,21 @@ class FillError(DataFormatError):
     """A data set :func:`fill` cannot fill as it is (frame spacing, nothing observed, …)."""
 
 
-def default_checkpoint() -> Path:
-    """The checkpoint shipped with the package (``unisst_lib/checkpoints/fast_twin.pt``)."""
-    return Path(unisst_lib.__file__).parent / "checkpoints" / "fast_twin.pt"
+#: The models shipped with the package, by the cadence of the frames they learnt from.
+BUNDLED_MODELS = {"PT6H": "fast_twin.pt", "P1D": "fast_l3_daily.pt"}
+
+
+def default_checkpoint(cadence: str | None = None) -> Path:
+    """The bundled checkpoint for frames at ``cadence`` (ISO 8601, e.g. ``P1D``).
+
+    A cadence with no bundled model of its own (or ``None``) gets the 6-hourly twin
+    model (``fast_twin.pt``), which also fills frames 1, 2 or 3 h apart as
+    interleaved series; other cadences are refused by :func:`fill` with the advice
+    to fit a model on the data (``unisst fill --fit``).
+    """
+    folder = Path(unisst_lib.__file__).parent / "checkpoints"
+    own = folder / BUNDLED_MODELS.get(cadence or "", "none")
+    return own if own.is_file() else folder / BUNDLED_MODELS["PT6H"]
 
 
 def fill(
@@ -91,6 +104,7 @@ def fill(
     batch_size: int = 8,
     progress: bool = False,
     history: str | None = None,
+    land=None,
 ) -> xr.Dataset:
     """Fill the gaps of the SST variable of ``ds``.
 
@@ -101,7 +115,8 @@ def fill(
     method
         ``"unisst"`` (a trained generator), ``"dineof"`` or ``"interp"``.
     checkpoint
-        unisst: the checkpoint (default :func:`default_checkpoint`).
+        unisst: the checkpoint (default: the bundled model for the frames' cadence,
+        :func:`default_checkpoint`).
     variable
         The SST variable's name (default: found by name / CF standard_name).
     mask_variable
@@ -123,6 +138,11 @@ def fill(
         tqdm progress bar over the windows.
     history
         The line added to the ``history`` attribute (default: the method and time).
+    land
+        (latitude, longitude) bool, True on land: a DataArray with latitude and
+        longitude dims, or an array on the SST variable's grid as it is in ``ds``.
+        Land is left as it is and not filled; sea pixels missing in every frame
+        *are* filled. Default: pixels missing in every frame are land.
 
     Returns
     -------
@@ -148,7 +168,8 @@ def fill(
         method, axis, checkpoint=checkpoint, device=device, resample=resample,
         overlap_frames=overlap_frames,
     )  # fmt: skip
-    src = _read(ds, name, da, mask_variable=mask_variable, plan=plan, axis=axis)
+    land_hw = _land_keyword(land, ds[name], da)
+    src = _read(ds, name, da, mask_variable=mask_variable, plan=plan, axis=axis, land=land_hw)
     out, needed = _run(
         src, plan, method=method, tile_overlap=tile_overlap, batch_size=batch_size,
         progress=progress,
@@ -180,6 +201,8 @@ def _plan(method, axis, *, checkpoint, device, resample, overlap_frames) -> _Pla
     """The windows of ``method`` on frames on ``axis``: the model's length and spacing (unisst)."""
     model, window, stride, phases = None, BASELINE_WINDOW, 1, 1
     if method == "unisst":
+        if checkpoint is None and axis is not None:
+            checkpoint = default_checkpoint(axis.cadence)
         model = load_model(checkpoint, device)
         window = int(model["seq_len"])
         stride, phases = _match_spacing(_fixed_step(axis, model), model, resample=resample)
@@ -207,11 +230,15 @@ def _fixed_step(axis: TimeAxis | None, model: dict) -> np.timedelta64 | None:
     """The axis' fixed step, for a model trained on frames a fixed number of hours apart."""
     if axis is None:
         return None
+    trained_on = (model.get("archive") or {}).get("cadence")
+    if trained_on == axis.cadence:  # a model fitted on an archive of this very cadence
+        return None
     if axis.cadence.endswith(("M", "Y")) and "T" not in axis.cadence:
         raise FillError(
             f"the frames are on a calendar axis ({axis.cadence}) but the model was trained on "
-            f"frames {model['interval_hours']} h apart: fill with --method dineof or "
-            "--method interp, or with a model trained on data of this cadence."
+            f"frames {model['interval_hours']:g} h apart: fit a model on this data "
+            "(`unisst fill --fit`, or `unisst train --data`), or fill with --method dineof "
+            "or --method interp."
         )
     step = pd.Timedelta(axis.times[1] - axis.times[0])
     return np.timedelta64(int(step.total_seconds()), "s")
@@ -248,9 +275,9 @@ def _match_spacing(step: np.timedelta64 | None, model: dict, *, resample: bool) 
     # neighbouring frame's observations into frames that have none.
     raise FillError(
         f"the file's frames are {step_h:g} h apart but the model was trained on "
-        f"frames {model['interval_hours']} h apart, and {step_h:g} h does not "
-        "divide it: fill with --method dineof or --method interp (any cadence), or with a "
-        "model trained on data of this cadence."
+        f"frames {model['interval_hours']:g} h apart, and {step_h:g} h does not "
+        "divide it: fit a model on this data (`unisst fill --fit`, or `unisst train --data`), "
+        "or fill with --method dineof or --method interp (any cadence)."
     )
 
 
@@ -258,8 +285,9 @@ def load_model(checkpoint, device) -> dict:
     """The generator of ``checkpoint`` (default :func:`default_checkpoint`) and what fill needs.
 
     Returns a dict: ``generator``, ``device``, ``seq_len`` and ``interval_hours``
-    (of the split set it was trained on), ``std_factor`` and ``fill_value`` (the
-    normalisation) and ``sha256`` (of the file).
+    (of the split set or the archive it was trained on), ``archive`` (what the
+    checkpoint records of the archive, or None), ``std_factor`` and ``fill_value``
+    (the normalisation) and ``sha256`` (of the file).
     """
     path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     if checkpoint is None and not path.is_file():
@@ -272,15 +300,21 @@ def load_model(checkpoint, device) -> dict:
     dev = select_device(device)
     generator, cfg = load_generator(path, device=dev)
     m = load_manifest()
-    try:
-        split = m.split_set(cfg.data.split_set)
-    except UnisstError as err:
-        raise CorruptFileError(f"checkpoint {path}: {err}") from err
+    archive = load_checkpoint(path).get("archive")  # a model trained on an archive
+    if archive is not None:
+        seq_len, interval_hours = int(archive["seq_len"]), float(archive["interval_hours"])
+    else:
+        try:
+            split = m.split_set(cfg.data.split_set)
+        except UnisstError as err:
+            raise CorruptFileError(f"checkpoint {path}: {err}") from err
+        seq_len, interval_hours = split.seq_len, split.interval_hours
     return {
         "generator": generator,
         "device": dev,
-        "seq_len": split.seq_len,
-        "interval_hours": split.interval_hours,
+        "seq_len": seq_len,
+        "interval_hours": interval_hours,
+        "archive": archive,
         "std_factor": m.normalisation.std_factor,
         "fill_value": m.normalisation.occluded_fill_value,
         "sha256": pooch.file_hash(os.fspath(path), alg="sha256"),
@@ -295,12 +329,16 @@ class _Input:
     name: str
     sst: xr.DataArray  # (time, latitude, longitude), every plan.stride-th frame
     mask: xr.DataArray | None  # same dims, 1 where missing
-    land: np.ndarray  # (H, W) bool: missing in every frame
+    land: np.ndarray  # (H, W) bool: given, or missing in every frame
     mean: float  # of the observed values, input units
 
 
-def _read(ds, name, da, *, mask_variable, plan: _Plan, axis: TimeAxis | None) -> _Input:
-    """The mask variable, absent dates, the stride, land and the observed mean (a first pass)."""
+def _read(ds, name, da, *, mask_variable, plan: _Plan, axis: TimeAxis | None, land) -> _Input:
+    """The mask variable, absent dates, the stride, land and the observed mean (a first pass).
+
+    ``land`` (H, W) bool or None: given, it is the land (missing there, never filled);
+    None: land is where every frame is missing.
+    """
     mask_da = _mask_variable(ds, mask_variable, da)
     if axis is not None and len(axis.absent):
         log.info("%d absent dates filled as missing frames (not written)", len(axis.absent))
@@ -311,8 +349,8 @@ def _read(ds, name, da, *, mask_variable, plan: _Plan, axis: TimeAxis | None) ->
         da = da.isel(time=slice(None, None, plan.stride))
     if mask_da is not None:
         mask_da = mask_da.isel(time=slice(None, None, plan.stride))
-    land, mean = _land_and_mean(name, _reader(da, mask_da), da.shape, plan)
-    return _Input(name, da, mask_da, land, mean)
+    unseen, mean = _land_and_mean(name, _reader(da, mask_da, land), da.shape, plan)
+    return _Input(name, da, mask_da, unseen if land is None else land, mean)
 
 
 def _mask_variable(ds, mask_variable, da) -> xr.DataArray | None:
@@ -333,14 +371,56 @@ def _mask_variable(ds, mask_variable, da) -> xr.DataArray | None:
     return mask_da
 
 
-def _reader(src: xr.DataArray, msk: xr.DataArray | None):
-    """``read(s, e)``: frames ``s:e`` of ``src`` and where they are missing (NaN or mask 1)."""
+def _land_keyword(land, orig: xr.DataArray, da: xr.DataArray) -> np.ndarray | None:
+    """:func:`fill`'s ``land`` as (H, W) bool on ``da``'s grid (latitude ascending), or None.
+
+    An array is on the grid of ``orig`` (the SST variable as in the data set, whose
+    latitudes may descend); a DataArray is matched by its dims and coordinates.
+    """
+    if land is None:
+        return None
+    if isinstance(land, xr.DataArray):
+        arr = _land_dataarray(land, da)
+    else:
+        arr = np.asarray(land)
+        lat = _axis_name(orig, "latitude")
+        if arr.ndim == 2 and lat in orig.coords and orig.sizes[lat] > 1:
+            arr = arr[::-1] if float(orig[lat][0]) > float(orig[lat][-1]) else arr
+    if arr.shape != da.shape[1:] or not (arr.dtype == bool or np.isin(arr, (0, 1)).all()):
+        raise FillError(
+            f"land must be a (latitude, longitude) = {da.shape[1:]} bool array (True on "
+            f"land); got {arr.dtype} of shape {arr.shape}."
+        )
+    return arr.astype(bool)
+
+
+def _land_dataarray(land: xr.DataArray, da: xr.DataArray) -> np.ndarray:
+    """A land DataArray on ``da``'s (latitude, longitude), checked against its coordinates."""
+    dims = {_axis_name(land, k): k for k in ("latitude", "longitude")}
+    if None in dims or land.ndim != 2:
+        raise FillError(f"land must be a DataArray on (latitude, longitude), got dims {land.dims}")
+    land = land.rename({d: k for d, k in dims.items() if d != k})
+    land = land.transpose("latitude", "longitude")
+    if "latitude" in land.coords and land.sizes["latitude"] > 1:
+        if float(land["latitude"][0]) > float(land["latitude"][-1]):
+            land = land.isel(latitude=slice(None, None, -1))
+    for k in ("latitude", "longitude"):
+        if k in land.coords and land.sizes[k] == da.sizes[k]:
+            if not np.allclose(land[k].values, da[k].values, rtol=0, atol=1e-5):
+                raise FillError(f"the land mask's {k}s differ from the SST's: give it on its grid")
+    return np.asarray(land.values)
+
+
+def _reader(src: xr.DataArray, msk: xr.DataArray | None, land: np.ndarray | None = None):
+    """``read(s, e)``: frames ``s:e`` of ``src`` and where they are missing (NaN, mask 1, land)."""
 
     def read(s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(src.isel(time=slice(s, e)).values)
         missing = ~np.isfinite(x)
         if msk is not None:
             missing |= np.asarray(msk.isel(time=slice(s, e)).values) == 1
+        if land is not None:  # a value on land is kept but never used to fill the sea
+            missing |= land[None]
         return x, missing
 
     return read
@@ -385,7 +465,7 @@ def _run(
         series = da.isel(time=sub) if phases > 1 else da
         msk = None if src.mask is None else (src.mask.isel(time=sub) if phases > 1 else src.mask)
         out[sub], needed[sub] = fill_series(
-            _reader(series, msk),
+            _reader(series, msk, src.land),
             series.shape,
             out.dtype,
             src.land,

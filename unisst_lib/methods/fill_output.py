@@ -16,7 +16,13 @@ import xarray as xr
 import unisst_lib
 from unisst_lib.data.io import _axis_name
 
-__all__ = ["FILL_FLAG_MEANINGS", "output_dataset", "to_input_layout"]
+__all__ = [
+    "FILL_FLAG_MEANINGS",
+    "flag_variable",
+    "global_attributes",
+    "output_dataset",
+    "to_input_layout",
+]
 
 FILL_FLAG_MEANINGS = "observed_or_land reconstructed"
 
@@ -62,16 +68,20 @@ def output_dataset(
     var.encoding = {k: v for k, v in da.encoding.items() if k in _KEPT_ENCODING}
     if "_FillValue" not in var.encoding and np.issubdtype(out.dtype, np.floating):
         var.encoding["_FillValue"] = np.nan
-    flag = _flag(name, da, coords, needed, method)
-    attrs = _global_attrs(ds.attrs, method, checkpoint_sha256, history)
+    flag = flag_variable(name, da.dims, needed, method=method, coords=coords)
+    attrs = global_attributes(
+        ds.attrs, method=method, checkpoint_sha256=checkpoint_sha256, history=history
+    )
     return xr.Dataset({name: var, f"{name}_filled_mask": flag}, attrs=attrs)
 
 
-def _flag(name: str, da: xr.DataArray, coords: dict, needed: np.ndarray, method: str):
-    """The int8 CF flag variable, 1 where ``name`` was reconstructed."""
+def flag_variable(
+    name: str, dims, needed: np.ndarray, *, method: str, coords: dict | None = None
+) -> xr.DataArray:
+    """``<name>_filled_mask``: the int8 CF flag on ``dims``, 1 where ``name`` was reconstructed."""
     flag = xr.DataArray(
         needed.astype(np.int8),
-        dims=da.dims,
+        dims=tuple(dims),
         coords=coords,
         attrs={
             "long_name": f"1 where {name} was reconstructed by unisst fill ({method})",
@@ -84,8 +94,15 @@ def _flag(name: str, da: xr.DataArray, coords: dict, needed: np.ndarray, method:
     return flag
 
 
-def _global_attrs(attrs: dict, method: str, checkpoint_sha256: str, history: str | None) -> dict:
-    """The input's global attributes with CF ``Conventions``, ``history``, ``source`` and ours."""
+def global_attributes(
+    attrs: dict, *, method: str, checkpoint_sha256: str, history: str | None
+) -> dict:
+    """The input's global attributes with CF ``Conventions``, ``history``, ``source`` and ours.
+
+    ``history`` is the line added (after a UTC time stamp) to the input's history;
+    default: the :func:`~unisst_lib.methods.fill.fill` call. ``unisst_method``,
+    ``unisst_checkpoint_sha256`` and ``unisst_version`` are set.
+    """
     attrs = dict(attrs)
     attrs.setdefault("Conventions", "CF-1.8")
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

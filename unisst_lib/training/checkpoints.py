@@ -153,6 +153,7 @@ def export_generator(checkpoint: str | os.PathLike[str], out: str | os.PathLike[
         "last_eval": state.get("last_eval", {}),
         "models": {"generator": state["models"]["generator"]},
         "exported_from": Path(checkpoint).name,
+        **({"archive": state["archive"]} if "archive" in state else {}),
     }
     return save_checkpoint(out, slim)
 
@@ -169,8 +170,14 @@ def check_compatible(state: dict[str, Any], cfg: TrainConfig, path: Path) -> Non
             )
 
 
-def training_state(cfg: TrainConfig, models: Models, run: RunState) -> dict[str, Any]:
-    """The checkpoint of a run in progress: enough to resume it exactly."""
+def training_state(
+    cfg: TrainConfig, models: Models, run: RunState, *, data_info: dict | None = None
+) -> dict[str, Any]:
+    """The checkpoint of a run in progress: enough to resume it exactly.
+
+    ``data_info``: what a run on an archive records of it (cadence, window, grid;
+    :func:`unisst_lib.training.archive_data.archive_info`), under ``"archive"``.
+    """
     return {
         "format": CHECKPOINT_FORMAT,
         "unisst_version": __version__,
@@ -186,6 +193,7 @@ def training_state(cfg: TrainConfig, models: Models, run: RunState) -> dict[str,
         "sched": {"generator": models.sched_g.state_dict(), "critics": models.sched_d.state_dict()},
         "rng": {"torch": torch.get_rng_state()},
         "last_eval": run.last_eval,
+        **({"archive": data_info} if data_info is not None else {}),
     }
 
 

@@ -44,6 +44,19 @@ class DataConfig:
     augment
         Mirror training samples north-south / east-west at random, so the model does
         not learn one region's gradient direction or eddy rotation sense.
+    archive
+        Train on a cloudy archive itself (a file, folder or glob of L3 files, opened
+        with :func:`unisst_lib.data.archive.open_archive`): its own observations and
+        its own real clouds; ``split_set``, ``clouds`` and ``threshold_gm2`` are then
+        unused. ``None``: the manifest's split set and cloud data.
+    seq_len, tile
+        Archive: frames per training window (at the archive's cadence) and its
+        size in pixels (a smaller domain is padded with land).
+    min_quality
+        Archive: the lowest ``quality_level`` kept (default: open_archive's, 4).
+    val_share
+        Archive: share of the observed sea pixels withheld, under the real clouds of
+        other dates, to select the model (never trained on).
     """
 
     split_set: str = "twin"
@@ -54,6 +67,19 @@ class DataConfig:
     val_sequences: int | None = 30
     num_workers: int = 0
     augment: bool = True
+    archive: str | None = None
+    seq_len: int = 24
+    tile: int = 64
+    min_quality: int | None = None
+    val_share: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.seq_len < 2 or self.tile < 8:
+            raise ValueError(
+                f"data.seq_len must be >= 2 and data.tile >= 8, got {self.seq_len}, {self.tile}"
+            )
+        if not 0 < self.val_share <= 0.5:
+            raise ValueError(f"data.val_share must be in (0, 0.5], got {self.val_share}")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ Model selection needs no truth either: ``best`` is the checkpoint with the
 lowest error on withheld *observed* pixels of the validation set. Truth-based
 MAE/RMSE on the twin are logged for evaluation only and never steer training.
 
+With ``data.archive`` (or ``train(data=...)``) the run learns from a cloudy
+archive itself (:mod:`unisst_lib.training.archive_data`): windows of its own
+observations, re-occluded and self-supervised with its own real cloud masks,
+``best`` selected on observed pixels withheld from training.
+
 Multi-GPU: run under ``torchrun --nproc_per_node=N``; every process trains on its
 own batches and PyTorch DDP averages the gradients (``gloo`` on CPU, ``nccl``
 on CUDA).
@@ -35,10 +40,13 @@ from tqdm.auto import tqdm
 from unisst_lib.core.config import to_dict
 from unisst_lib.core.manifest import Manifest, load_manifest
 from unisst_lib.core.paths import atomic_path, data_dir
+from unisst_lib.data.archive_samples import ArchiveSequences
 from unisst_lib.data.dataset import OccludedSequenceDataset, make_dataset
 from unisst_lib.evaluation.validation import evaluate, to_celsius
+from unisst_lib.evaluation.withheld import evaluate_withheld
 from unisst_lib.models import build_discriminators, build_generator, reconstruct
 from unisst_lib.models.device import cudnn_benchmark, select_device
+from unisst_lib.training.archive_data import archive_datasets
 from unisst_lib.training.batches import StepBatches, batch_loader, ensure_data
 from unisst_lib.training.checkpoints import (
     check_compatible,
@@ -86,11 +94,12 @@ class _Run:
     device: torch.device
     dist: _Dist
     bf16: bool  # bf16 autocast (CUDA only)
-    train_ds: OccludedSequenceDataset
-    val_ds: OccludedSequenceDataset
+    train_ds: OccludedSequenceDataset | ArchiveSequences
+    val_ds: OccludedSequenceDataset | ArchiveSequences
     models: Models
     state: RunState
     logs: RunLogs | None  # None off the main process
+    data_info: dict | None = None  # the archive trained on (cadence, window, grid)
 
     @property
     def latest(self) -> Path:
@@ -107,6 +116,8 @@ def train(
     tensorboard: bool = True,
     manifest: Manifest | None = None,
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
+    data=None,
+    max_seconds: float | None = None,
 ) -> TrainResult:
     """Train (or resume training) a UNISST model.
 
@@ -125,6 +136,12 @@ def train(
         ``latest.pt`` to resume from; ``None`` runs to ``cfg.steps``.
     on_eval
         Called with (step, metrics) after each evaluation (e.g. live plots).
+    data
+        Train on this cloudy archive (an ``open_archive`` Dataset, or files for it)
+        instead of ``cfg.data.archive`` / the manifest's split set.
+    max_seconds
+        A safety stop: after the step that passes this many seconds since the call,
+        evaluate, checkpoint and stop early (a warning says so); ``None``: no limit.
 
     The cuDNN autotuner flag and the torch RNG are the run's own: both are
     restored when it ends, so the caller's process is left as it was.
@@ -135,10 +152,12 @@ def train(
     dist_info, device = _init_distributed(device)
     with _process_state_kept(device):
         run = _setup(
-            cfg, Path(out_dir), device, dist_info, manifest, resume=resume, tensorboard=tensorboard
-        )
+            cfg, Path(out_dir), device, dist_info, manifest, resume=resume,
+            tensorboard=tensorboard, data=data,
+        )  # fmt: skip
         end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-        _run_steps(run, end=end, progress=progress, on_eval=on_eval)
+        deadline = None if max_seconds is None else t_start + max_seconds
+        _run_steps(run, end=end, progress=progress, on_eval=on_eval, deadline=deadline)
         if run.logs is not None:
             run.logs.close()
         digest = _agreed_digest(run)
@@ -184,6 +203,7 @@ def _setup(
     *,
     resume: bool,
     tensorboard: bool,
+    data=None,
 ) -> _Run:
     """Run directory, data, models and optimisers; the checkpoint's state when resuming.
 
@@ -193,7 +213,12 @@ def _setup(
     if dist_info.main:
         _write_run_dir(cfg, out)
     _barrier(dist_info)
-    train_ds, val_ds = _datasets(cfg, manifest, dist_info)
+    data_info = None
+    if data is not None or cfg.data.archive is not None:
+        _refuse_archive_oracle(cfg)
+        train_ds, val_ds, data_info = archive_datasets(cfg, manifest, data)
+    else:
+        train_ds, val_ds = _datasets(cfg, manifest, dist_info)
     torch.manual_seed(cfg.seed)
     models = _build_models(cfg, device)
     latest = out / "checkpoints" / "latest.pt"
@@ -222,7 +247,16 @@ def _setup(
         models=models,
         state=state,
         logs=logs,
+        data_info=data_info,
     )
+
+
+def _refuse_archive_oracle(cfg: TrainConfig) -> None:
+    if cfg.loss.supervised_weight > 0:
+        raise TrainingError(
+            "loss.supervised_weight > 0 trains on the truth under the clouds, which a real "
+            "archive does not have: set it to 0 to train on an archive"
+        )
 
 
 def _barrier(dist_info: _Dist) -> None:
@@ -319,8 +353,12 @@ def _run_steps(
     end: int,
     progress: bool,
     on_eval: Callable[[int, dict[str, float]], None] | None,
+    deadline: float | None = None,
 ) -> None:
-    """Generator steps up to ``end``: log every ``log_every``, evaluate every ``eval_every``."""
+    """Generator steps up to ``end``: log every ``log_every``, evaluate every ``eval_every``.
+
+    Past ``deadline`` (a ``time.perf_counter`` value) the run evaluates, checkpoints and stops.
+    """
     cfg, state = run.cfg, run.state
     # Batches are a pure function of the iteration number, so worker processes can
     # prefetch them (data.num_workers) without changing a single bit of the run.
@@ -353,6 +391,13 @@ def _run_steps(
             _log_train(run, meter, bar)
         if state.step % cfg.eval_every == 0 or state.step in (cfg.steps, end):
             _evaluate_and_checkpoint(run, on_eval)
+        elif deadline is not None and time.perf_counter() >= deadline:
+            log.warning(
+                "time limit reached at step %d of %d: evaluating and stopping", state.step, end
+            )
+            _log_train(run, meter, bar)
+            _evaluate_and_checkpoint(run, on_eval)
+            break
     bar.close()
     del batch_iter  # shuts prefetching workers down
 
@@ -388,7 +433,7 @@ def _evaluate_and_checkpoint(
         if cfg.adversarial:
             models.sched_d.step()
     if run.dist.main:
-        ckpt = training_state(cfg, models, state)
+        ckpt = training_state(cfg, models, state, data_info=run.data_info)
         save_checkpoint(run.latest, ckpt)
         if state.last_eval and state.last_eval["holdout_rmse_c"] <= state.best_holdout_rmse_c:
             save_checkpoint(run.out / "checkpoints" / "best.pt", ckpt)
@@ -400,27 +445,39 @@ def _evaluate_and_checkpoint(
 def _validate(run: _Run) -> None:
     """Errors on the validation set (withheld observed pixels select ``best``); a sample figure."""
     state = run.state
-    res = evaluate(
-        run.models.generator,
-        run.val_ds,
-        device=run.device,
-        max_items=run.cfg.data.val_sequences,
-        seed=run.cfg.seed,
-        autocast=run.bf16,
-    )
-    state.last_eval = res.as_dict()
+    if isinstance(run.val_ds, ArchiveSequences):
+        state.last_eval = evaluate_withheld(
+            run.models.generator, run.val_ds, device=run.device, autocast=run.bf16
+        )
+    else:
+        res = evaluate(
+            run.models.generator,
+            run.val_ds,
+            device=run.device,
+            max_items=run.cfg.data.val_sequences,
+            seed=run.cfg.seed,
+            autocast=run.bf16,
+        )
+        state.last_eval = res.as_dict()
     is_best = state.last_eval["holdout_rmse_c"] < state.best_holdout_rmse_c
     if is_best:
         state.best_holdout_rmse_c = state.last_eval["holdout_rmse_c"]
     assert run.logs is not None  # the main process logs
     run.logs.write_val(state.step, state.last_eval, best=is_best)
-    log.info(
-        "step %d: holdout RMSE %.4f °C; truth RMSE on occluded pixels %.4f °C (mean fill %.4f °C)",
-        state.step,
-        state.last_eval["holdout_rmse_c"],
-        state.last_eval["rmse_occluded_c"],
-        state.last_eval["mean_fill_rmse_occluded_c"],
-    )
+    if "rmse_occluded_c" in state.last_eval:
+        log.info(
+            "step %d: holdout RMSE %.4f °C; truth RMSE on occluded pixels %.4f °C "
+            "(mean fill %.4f °C)",
+            state.step,
+            state.last_eval["holdout_rmse_c"],
+            state.last_eval["rmse_occluded_c"],
+            state.last_eval["mean_fill_rmse_occluded_c"],
+        )
+    else:
+        log.info(
+            "step %d: RMSE %.4f °C on %d withheld observed pixels",
+            state.step, state.last_eval["holdout_rmse_c"], state.last_eval["holdout_pixels"],
+        )  # fmt: skip
     sample = run.out / "samples" / f"step_{state.step:06d}.png"
     _save_sample(run.models.generator, run.val_ds, run.device, sample)
 

@@ -2,7 +2,7 @@
 
 :func:`cv_plan` chooses them (and says how the share is reached),
 :func:`cv_mask` returns only the mask; :func:`check_share_seed` checks the two
-options every caller of :mod:`unisst_lib.benchmark.crossval` shares.
+options every caller (:mod:`unisst_lib.benchmark.crossval`, training on an archive) shares.
 """
 
 from __future__ import annotations
