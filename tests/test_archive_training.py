@@ -268,3 +268,88 @@ def test_cli_refuses_options_that_do_not_go_together(args, match, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert re.search(match, err), err
+
+
+# ------------------------------------------------------------------ the first guess from the record
+def test_numpy_and_torch_interpolations_in_time_agree_exactly():
+    from unisst_lib.models.time_interp import linear_in_time, linear_in_time_numpy
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 7, 9))
+    x[rng.random(x.shape) < 0.7] = np.nan
+    x[:, 0, 0] = np.nan  # a series never observed
+    a, da = linear_in_time_numpy(x, axis=0)
+    v = torch.from_numpy(x)
+    b, db = linear_in_time(v, torch.isfinite(v), dim=0)
+    assert (da == db.numpy()).all() and not da[:, 0, 0].any()
+    assert (a[da] == b.numpy()[da]).all() and np.isnan(a[~da]).all()
+
+
+def _one_pixel_split(values: dict[int, float], n_t: int = 12):
+    from unisst_lib.data.archive_samples import ArchiveSplit
+
+    sst = np.full((n_t, 2, 2), np.nan, np.float32)
+    for t, v in values.items():
+        sst[t] = v
+    land = np.zeros((2, 2), bool)
+    obs = np.isfinite(sst)
+    return ArchiveSplit(sst, land, obs, np.zeros_like(obs))
+
+
+def test_the_guess_comes_from_beyond_the_window_and_never_from_hidden_pixels():
+    from unisst_lib.data.masks import CloudWindow
+    from unisst_lib.training.archive_data import interp_in_time
+
+    # observed 10 °C at t=1 and 14 °C at t=9; the window is t=4..7 (nothing observed in it)
+    split = _one_pixel_split({1: 10.0, 9: 14.0})
+    ds = ArchiveSequences(split, seq_len=4, tile=2, interp=interp_in_time, guess_context=5)
+    g = ds.guess(CloudWindow(4, 0, 0), mean=12.0, std=1.0)  # normalised: (v - 12) / 3
+    assert g[:, 0, 0] == pytest.approx([(10 + 0.5 * k - 12) / 3 for k in (3, 4, 5, 6)])
+    # with context 1 (frames 3..8) neither observation is seen: nothing to interpolate from
+    narrow = ArchiveSequences(split, seq_len=4, tile=2, interp=interp_in_time, guess_context=1)
+    assert (narrow.guess(CloudWindow(4, 0, 0), mean=12.0, std=1.0) == 0).all()
+    # an observation inside the window that is hidden from the sample does not shape its guess
+    split = _one_pixel_split({1: 10.0, 5: 30.0, 9: 14.0})
+    ds = ArchiveSequences(split, seq_len=4, tile=2, interp=interp_in_time, guess_context=5)
+    hide = np.zeros((4, 2, 2), bool)
+    hide[1] = True  # t = 5
+    g = ds.guess(CloudWindow(4, 0, 0), mean=12.0, std=1.0, hide=hide)
+    assert g[1, 0, 0] == pytest.approx((12.0 - 12) / 3)
+    assert ds.guess(CloudWindow(4, 0, 0), mean=12.0, std=1.0)[1, 0, 0] == pytest.approx(6.0)
+
+
+def test_a_record_model_starts_from_the_guess_it_is_given():
+    from unisst_lib.models import FastGenerator, reconstruct
+
+    g = FastGenerator(base_channels=8, channel_mults=(1, 2), norm_groups=4, first_guess="record")
+    torch.nn.init.zeros_(g.head[-1].weight)
+    torch.nn.init.zeros_(g.head[-1].bias)  # no correction: the output is the guess
+    y = torch.zeros(1, 1, 4, 8, 8)
+    mask = torch.ones_like(y)
+    mask[:, :, 0] = 0.0
+    guess = torch.linspace(-1, 1, 4 * 64).view(1, 1, 4, 8, 8)
+    out = reconstruct(g, y, mask, guess)
+    assert torch.equal(out[:, :, 1:], guess[:, :, 1:]) and torch.equal(out[:, :, 0], y[:, :, 0])
+
+
+def test_a_record_model_refuses_to_train_on_the_twin(tmp_path):
+    cfg = load_config("tiny", generator={"first_guess": "record"})
+    with pytest.raises(TrainingError, match="first_guess: record"):
+        train(cfg, tmp_path / "r", progress=False, tensorboard=False)
+
+
+def test_a_record_model_fits_and_fills_with_its_guess(tmp_path):
+    from unisst_lib.methods.fill import fill
+
+    ds = _archive()
+    cfg = tmp_path / "rec.yaml"
+    cfg.write_text(
+        "name: rec\ngenerator: {base_channels: 8, channel_mults: [1, 2], norm_groups: 4, "
+        "first_guess: record}\ndiscriminator: {ndf: 8, n_layers: 4}\n"
+        "data: {tile: 16, seq_len: 8, val_sequences: 2, guess_context: 6}\n"
+        "loss: {self_supervised_weight: 1.0}\nbatch_size: 2\n"
+    )
+    res = fit_archive(ds, out=tmp_path / "m.pt", steps=2, config=str(cfg), progress=False)
+    assert load_checkpoint(res.checkpoint)["archive"]["guess_context"] == 6
+    out = fill(ds[["sst"]], checkpoint=res.checkpoint, land=ds["land"])["sst"].values
+    assert np.isfinite(out[:, ~ds["land"].values]).all()

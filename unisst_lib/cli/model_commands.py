@@ -36,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UnisstError("--min-quality and --seq-len are options of --data (an archive)")
     if data:
         overrides["data"] = data
-    cfg = load_config(args.config, **overrides)
+    cfg = load_config(args.config or ("archive" if args.data else "fast"), **overrides)
     res = train(cfg, args.out, resume=not args.no_resume, progress=not args.no_progress)
     if res.last_eval and "rmse_occluded_c" not in res.last_eval:
         e = res.last_eval
@@ -166,7 +166,10 @@ def _evaluate_data(args: argparse.Namespace) -> int:
 def _add_train_command(sub) -> None:
     """``unisst train``."""
     tr = sub.add_parser("train", help="train a UNISST model (resumes from OUT if possible)")
-    tr.add_argument("--config", default="fast", help="tiny, fast, paper or a YAML file")
+    tr.add_argument(
+        "--config", default=None,
+        help="tiny, fast, paper, archive or a YAML file (default: fast; archive with --data)",
+    )  # fmt: skip
     tr.add_argument("--out", required=True, help="run directory")
     tr.add_argument("--steps", type=int, default=None, help="generator updates (override)")
     tr.add_argument("--threshold", type=float, default=None, help="LWP threshold, g m-2")

@@ -15,7 +15,12 @@ not observed, ``land``):
   :class:`unisst_lib.data.dataset.OccludedSequenceDataset` serves (``y``,
   ``mask``, ``missing``, ``mean``, ``std``, ``index``, ``cloud_start``), so the
   training step is the same; validation items also carry ``withheld`` and
-  ``target`` (the withheld observations, normalised).
+  ``target`` (the withheld observations, normalised);
+* :meth:`ArchiveSequences.guess`: with an interpolation given, a sample's first
+  guess from ``guess_context`` frames either side of its window (what a
+  whole-record method sees), in the sample's normalised units — in validation
+  items as ``guess``; training adds it once the pixels hidden from the sample
+  are known, so a hidden observation never shapes its own guess.
 
 A domain smaller than a tile is padded with land (occluded, never scored).
 """
@@ -23,6 +28,7 @@ A domain smaller than a tile is padded with land (occluded, never scored).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -152,6 +158,11 @@ class ArchiveSequences(Dataset):
         Places of the evaluation windows.
     std_factor, fill_value
         Normalisation (the manifest's).
+    interp
+        ``interp(values) -> (filled, defined)`` along axis 0 of a (T, P, P) array with
+        NaN where not available (e.g. linear in time); None: no first guess.
+    guess_context
+        Frames either side of a window that its first guess is made from.
     """
 
     def __init__(
@@ -165,8 +176,11 @@ class ArchiveSequences(Dataset):
         max_items: int | None = None,
         std_factor: float = 3.0,
         fill_value: float = 1.0,
+        interp: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+        guess_context: int = 0,
     ) -> None:
         self.mode, self.seq_len, self.tile = mode, int(seq_len), int(tile)
+        self.interp, self.guess_context = interp, int(guess_context)
         self.std_factor, self.fill_value = float(std_factor), float(fill_value)
         land = _pad(split.land, tile, True)
         self.land = land
@@ -208,6 +222,27 @@ class ArchiveSequences(Dataset):
             where = CloudWindow(int(i), *self.clouds._random_offset(rng))
         return self._item(where, index=int(i))
 
+    def guess(
+        self, where: CloudWindow, mean: float, std: float, hide: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(T, P, P) float32 first guess of window ``where``, normalised; 0 where undefined.
+
+        Interpolated from the training inputs of ``guess_context`` frames either side,
+        without the pixels ``hide`` (T, P, P) removes from the window.
+        """
+        if self.interp is None:
+            raise ArchiveTrainingError("this data set has no first guess (interp=None)")
+        s, r, c = where
+        t0 = max(0, s - self.guess_context)
+        t1 = min(self.inputs.shape[0], s + self.seq_len + self.guess_context)
+        ctx = self.inputs[t0:t1, r : r + self.tile, c : c + self.tile].copy()  # (Tc, P, P) °C
+        if hide is not None:
+            ctx[s - t0 : s - t0 + self.seq_len][np.asarray(hide, bool)] = np.nan
+        filled, defined = self.interp(ctx)
+        g = filled[s - t0 : s - t0 + self.seq_len]
+        g = (g - float(mean)) / (self.std_factor * float(std))
+        return np.where(defined[s - t0 : s - t0 + self.seq_len], g, 0.0).astype(np.float32)
+
     def _item(self, where: CloudWindow, *, index: int) -> dict:
         s, r, c = where
         win = (slice(s, s + self.seq_len), slice(r, r + self.tile), slice(c, c + self.tile))
@@ -228,6 +263,7 @@ class ArchiveSequences(Dataset):
             "std": torch.tensor(float(std), dtype=torch.float64),
             "index": index,
             "cloud_start": int(s),
+            "window": where,
         }
         if self.windows is not None:
             t = self.targets[win]
@@ -235,4 +271,6 @@ class ArchiveSequences(Dataset):
             target = np.where(np.isfinite(t), (t - float(mean)) / scale, 0.0)
             item["withheld"] = torch.from_numpy(np.isfinite(t).astype(np.float32))[None]
             item["target"] = torch.from_numpy(target.astype(np.float32))[None]
+            if self.interp is not None:
+                item["guess"] = torch.from_numpy(self.guess(where, mean, std))[None]
         return item

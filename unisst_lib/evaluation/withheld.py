@@ -39,8 +39,11 @@ def evaluate_withheld(
         items = [ds[i] for i in range(lo, min(len(ds), lo + batch_size))]
         y = torch.stack([it["y"] for it in items]).to(device)
         m = torch.stack([it["mask"] for it in items]).to(device)
+        guess = None
+        if "guess" in items[0]:
+            guess = torch.stack([it["guess"] for it in items]).to(device)
         with autocast_context(device, autocast):
-            x_hat = reconstruct(generator, y, m).float().cpu().double()
+            x_hat = reconstruct(generator, y, m, guess).float().cpu().double()
         where = torch.stack([it["withheld"] for it in items]) > 0.5
         scale = torch.stack([ds.std_factor * it["std"] for it in items]).view(-1, 1, 1, 1, 1)
         err = ((x_hat - torch.stack([it["target"] for it in items]).double()) * scale)[where]

@@ -61,6 +61,7 @@ from unisst_lib.methods.interp import fill_temporal
 from unisst_lib.methods.problem import BaselineInputError
 from unisst_lib.methods.tiling import Predictor, fill_series, predict_tiles
 from unisst_lib.models.device import select_device
+from unisst_lib.training.archive_data import interp_in_time
 from unisst_lib.training.checkpoints import load_checkpoint, load_generator
 
 log = logging.getLogger(__name__)
@@ -460,12 +461,15 @@ def _run(
         predict = partial(_predict_baseline, method, land=src.land)
     out = np.empty(da.shape, dtype=np.result_type(da.dtype, np.float32))
     needed = np.zeros(da.shape, bool)
+    context = int(((plan.model or {}).get("archive") or {}).get("guess_context", 0))
     for p in range(phases):
         sub = slice(p, None, phases)
         series = da.isel(time=sub) if phases > 1 else da
         msk = None if src.mask is None else (src.mask.isel(time=sub) if phases > 1 else src.mask)
+        read = _reader(series, msk, src.land)
+        guess = partial(_record_guess, read, series.shape[0], context) if context else None
         out[sub], needed[sub] = fill_series(
-            _reader(series, msk, src.land),
+            read,
             series.shape,
             out.dtype,
             src.land,
@@ -475,8 +479,21 @@ def _run(
             overlap=plan.overlap,
             progress=progress,
             desc=f"fill ({method})" + (f" {p + 1}/{phases}" if phases > 1 else ""),
+            guess=guess,
         )
     return out, needed
+
+
+def _record_guess(read, n_t: int, context: int, s: int, e: int) -> np.ndarray:
+    """Frames ``s:e`` interpolated in time from ``context`` frames either side (NaN: none).
+
+    The first guess of a model trained with ``first_guess="record"``, made as in training
+    (:func:`unisst_lib.training.archive_data.interp_in_time`).
+    """
+    t0, t1 = max(0, s - context), min(n_t, e + context)
+    x, missing = read(t0, t1)
+    filled, defined = interp_in_time(np.where(missing, np.nan, x))
+    return np.where(defined, filled, np.nan)[s - t0 : e - t0]
 
 
 def _predict_baseline(method, x, missing, *, land) -> tuple[np.ndarray, np.ndarray]:

@@ -34,8 +34,9 @@ from unisst_lib.training.loop import train
 log = logging.getLogger(__name__)
 
 DEFAULT_FIT_MINUTES = 10.0
-#: The recipe a fit starts from: the ``fast`` config's model, losses and optimiser.
-FIT_CONFIG = "fast"
+#: The recipe a fit starts from: the ``archive`` config (``fast`` with a first guess
+#: from the record around each window).
+FIT_CONFIG = "archive"
 #: Evaluations (and checkpoints) per fit: the best of these is kept.
 FIT_EVALUATIONS = 4
 MIN_FIT_STEPS = 4
@@ -48,7 +49,10 @@ class FitError(UnisstError, ValueError):
 
 @dataclass
 class FitResult:
-    """What :func:`fit_archive` produced: the generator-only checkpoint and how it was made."""
+    """What :func:`fit_archive` produced: the generator-only checkpoint and how it was made.
+
+    ``steps``: the steps trained (fewer than planned when the budget's hard stop ended it).
+    """
 
     checkpoint: Path
     steps: int
@@ -70,9 +74,7 @@ def fit_config(
         log_every=max(1, min(10, int(steps))),
         seed=int(seed),
         device=device,
-        # The model fills this very region: mirrored samples would only blur what it
-        # learns of the region's own gradients and coast.
-        data={"archive": None, "augment": False, "val_sequences": 16},
+        data={"archive": None},
     )
 
 
@@ -130,10 +132,10 @@ def fit_archive(
     seconds = time.perf_counter() - t0
     log.info(
         "fit: %d steps in %.0f s (budget %s), best RMSE %.3f °C on withheld observed pixels -> %s",
-        steps, seconds, f"{minutes:g} min" if per_step == per_step else "steps given",
+        res.step, seconds, f"{minutes:g} min" if per_step == per_step else "steps given",
         res.best_holdout_rmse_c, out,
     )  # fmt: skip
-    return FitResult(out, steps, seconds, per_step, res.best_holdout_rmse_c, cfg)
+    return FitResult(out, res.step, seconds, per_step, res.best_holdout_rmse_c, cfg)
 
 
 def _steps_for_budget(data, budget_s: float, t0: float, tmp: str, seed, device, config):

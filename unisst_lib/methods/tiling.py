@@ -22,9 +22,10 @@ __all__ = ["TILE_SIZE", "Predictor", "fill_series", "predict_tiles", "ramp", "st
 
 TILE_SIZE = 64
 
-Predictor = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-"""``predict(x, missing) -> (values, weights)`` for one (T', H, W) window: the fill and
-the blending weight of each value (0 where it has none)."""
+Predictor = Callable[..., tuple[np.ndarray, np.ndarray]]
+"""``predict(x, missing[, guess]) -> (values, weights)`` for one (T', H, W) window: the
+fill and the blending weight of each value (0 where it has none); ``guess`` is the
+window's first guess from a longer record when :func:`fill_series` is given one."""
 
 
 def ramp(n: int, overlap: int) -> np.ndarray:
@@ -58,8 +59,12 @@ def fill_series(
     overlap: int,
     progress: bool,
     desc: str,
+    guess: Callable[[int, int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill one equally spaced series (frames read by ``read(s, e)``) window by window.
+
+    ``guess(s, e)``, when given, is the first guess of frames ``s:e`` from a longer
+    record, passed to ``predict`` as its third argument.
 
     ``read(s, e)`` returns frames ``s:e`` and where they are missing. Each window
     with a gap is given to ``predict``; its values are blended with a ramp in
@@ -97,7 +102,7 @@ def fill_series(
         need = missing & ~land[None]
         needed[s:e] = need
         if need.any():
-            pred, wgt = predict(x, missing)
+            pred, wgt = predict(x, missing) if guess is None else predict(x, missing, guess(s, e))
             wt = w_t[: e - s, None, None] * wgt
             off = s - buf0
             acc_v[off : off + e - s] += np.where(wt > 0, pred, 0.0) * wt
@@ -124,7 +129,13 @@ def _finalise(out, needed, acc_v, acc_w, t0, global_mean) -> None:
 
 
 def predict_tiles(
-    model: dict, x: np.ndarray, missing: np.ndarray, *, tile_overlap: int, batch_size: int
+    model: dict,
+    x: np.ndarray,
+    missing: np.ndarray,
+    guess: np.ndarray | None = None,
+    *,
+    tile_overlap: int,
+    batch_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The generator's values for one time window (T', H, W), and their blending weights.
 
@@ -132,13 +143,17 @@ def predict_tiles(
     pixels, each normalised on its own observations, padded to the model's
     sequence length and tile size with occluded pixels, and given to the model
     ``batch_size`` at a time. A tile with no observation is skipped (weight 0).
-    ``model`` is the dict of :func:`unisst_lib.methods.fill.load_model`.
+    ``model`` is the dict of :func:`unisst_lib.methods.fill.load_model`; ``guess``
+    (T', H, W, input units, NaN where undefined) is a first guess from a longer record
+    for a ``first_guess="record"`` model, normalised with each tile.
     """
     ys, xs = (
         starts(x.shape[1], TILE_SIZE, tile_overlap),
         starts(x.shape[2], TILE_SIZE, tile_overlap),
     )
-    items = [it for y0 in ys for x0 in xs if (it := _tile(model, x, missing, y0, x0)) is not None]
+    items = [
+        it for y0 in ys for x0 in xs if (it := _tile(model, x, missing, y0, x0, guess)) is not None
+    ]
     w2 = _tile_weight(x.shape[1:], tile_overlap)
     pred = np.zeros(x.shape)
     wsum = np.zeros(x.shape)
@@ -147,8 +162,11 @@ def predict_tiles(
         batch = items[b : b + batch_size]
         y = torch.from_numpy(np.stack([it.y for it in batch])[:, None]).to(dev)
         m = torch.from_numpy(np.stack([it.mask for it in batch])[:, None]).to(dev)
+        g = None
+        if guess is not None:
+            g = torch.from_numpy(np.stack([it.guess for it in batch])[:, None]).to(dev)
         with torch.no_grad():
-            out = reconstruct(gen, y, m).float().cpu().numpy()[:, 0]  # (batch, L, P, P)
+            out = reconstruct(gen, y, m, g).float().cpu().numpy()[:, 0]  # (batch, L, P, P)
         for it, o in zip(batch, out, strict=True):
             _add_tile(model, it, o, x.shape[0], w2, pred, wsum)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -168,9 +186,10 @@ class _Tile:
     std: float
     y: np.ndarray  # (L, P, P) float32 normalised observation, the fill value where occluded
     mask: np.ndarray  # (L, P, P) float32, 1 where occluded or padded
+    guess: np.ndarray | None = None  # (L, P, P) float32 normalised first guess, 0 where none
 
 
-def _tile(model: dict, x: np.ndarray, missing: np.ndarray, y0: int, x0: int) -> _Tile | None:
+def _tile(model: dict, x, missing, y0: int, x0: int, guess=None) -> _Tile | None:
     """The tile of (T', H, W) ``x`` at (y0, x0); None when nothing in it is observed."""
     p, n_t, fill_v = TILE_SIZE, x.shape[0], float(model["fill_value"])
     sub = x[:, y0 : y0 + p, x0 : x0 + p].astype(np.float64)
@@ -185,7 +204,12 @@ def _tile(model: dict, x: np.ndarray, missing: np.ndarray, y0: int, x0: int) -> 
     m_pad = np.ones((seq_len, p, p), np.float32)
     y_pad[:n_t, :h, :w] = yv
     m_pad[:n_t, :h, :w] = ~(obs & np.isfinite(sub))
-    return _Tile(y0, x0, h, w, mean, std, y_pad, m_pad)
+    g_pad = None
+    if guess is not None:
+        g = (guess[:, y0 : y0 + p, x0 : x0 + p] - mean) / (model["std_factor"] * std)
+        g_pad = np.zeros((seq_len, p, p), np.float32)
+        g_pad[:n_t, :h, :w] = np.where(np.isfinite(g), g, 0.0)
+    return _Tile(y0, x0, h, w, mean, std, y_pad, m_pad, g_pad)
 
 
 def _tile_weight(hw: tuple[int, int], tile_overlap: int) -> np.ndarray:

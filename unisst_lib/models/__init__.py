@@ -68,7 +68,10 @@ class GeneratorConfig:
         fast: GroupNorm groups; must divide ``base_channels * m`` for every multiplier.
     first_guess
         fast: ``"temporal"`` feeds a per-pixel temporal interpolation of the
-        observations and learns a correction to it; ``"none"`` (default) does not.
+        observations in the window and learns a correction to it; ``"record"`` the
+        same, but the caller gives the interpolation over a longer record
+        (``guess=``: what DINEOF sees, a window cannot; without it, the window's);
+        ``"none"`` (default) neither.
     paper_ngf
         paper: base width of the original (32 gives the published 14.8 M parameters).
     """
@@ -77,7 +80,7 @@ class GeneratorConfig:
     base_channels: int = 16
     channel_mults: tuple[int, ...] = (1, 2, 4, 8)
     norm_groups: int = 8
-    first_guess: Literal["none", "temporal"] = "none"
+    first_guess: Literal["none", "temporal", "record"] = "none"
     paper_ngf: int = 32
 
     def __post_init__(self) -> None:
@@ -145,7 +148,9 @@ def build_discriminators(cfg: DiscriminatorConfig) -> tuple[nn.Module, nn.Module
     return image_d, video_d
 
 
-def reconstruct(generator: nn.Module, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def reconstruct(
+    generator: nn.Module, y: torch.Tensor, mask: torch.Tensor, guess: torch.Tensor | None = None
+) -> torch.Tensor:
     """Fill the occluded pixels of ``y`` with the generator's output.
 
     ``x̂ = (1 − mask)·y + mask·G(y, mask)`` for a binary mask, computed with
@@ -161,13 +166,16 @@ def reconstruct(generator: nn.Module, y: torch.Tensor, mask: torch.Tensor) -> to
         Observation ``(B, 1, T, H, W)``, occluded pixels at any fill value.
     mask
         Same shape, 1 (or True) where occluded, 0 where observed.
+    guess
+        Same shape: a first guess from outside the window (``first_guess="record"``),
+        normalised like ``y``; None: the generator's own.
     """
     if mask.shape != y.shape:
         raise ValueError(
             f"mask shape {tuple(mask.shape)} differs from y shape {tuple(y.shape)}; both must "
             "be (B, 1, T, H, W)"
         )
-    filled = generator(y, mask)
+    filled = generator(y, mask) if guess is None else generator(y, mask, guess=guess)
     if filled.shape != y.shape:
         raise ValueError(
             f"generator returned shape {tuple(filled.shape)} for input {tuple(y.shape)}"

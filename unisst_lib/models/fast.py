@@ -135,7 +135,9 @@ class FastGenerator(nn.Module):
         GroupNorm groups; must divide every width.
     first_guess
         ``"temporal"``: also feed :func:`temporal_first_guess` and predict a
-        correction to it (the output starts as that interpolation); ``"none"``:
+        correction to it (the output starts as that interpolation); ``"record"``:
+        the same with the guess the caller gives (``forward(..., guess=)``, the
+        interpolation over a longer record; the window's when not given); ``"none"``:
         the network sees only ``y`` and the mask.
 
     Inputs are the observation ``y`` (B, 1, T, H, W), occluded pixels set to any
@@ -152,14 +154,16 @@ class FastGenerator(nn.Module):
         first_guess: str = "none",
     ):
         super().__init__()
-        if first_guess not in ("none", "temporal"):
-            raise ValueError(f"first_guess must be 'none' or 'temporal', got {first_guess!r}")
+        if first_guess not in ("none", "temporal", "record"):
+            raise ValueError(
+                f"first_guess must be 'none', 'temporal' or 'record', got {first_guess!r}"
+            )
         self.first_guess = first_guess
         widths = [base_channels * m for m in channel_mults]
         self.n_down = len(widths) - 1
         g = norm_groups
 
-        in_channels = 3 if first_guess == "temporal" else 2
+        in_channels = 2 if first_guess == "none" else 3
         self.stem = nn.Conv3d(in_channels, widths[0], (1, 3, 3), padding=(0, 1, 1))
         self.encoder = nn.ModuleList(ResBlock(c, c, g) for c in widths[:-1])
         self.downs = nn.ModuleList(_down(a, b) for a, b in pairwise(widths))
@@ -172,13 +176,17 @@ class FastGenerator(nn.Module):
         self.decoder = nn.ModuleList(ResBlock(c, c, g) for c in widths[:-1])
         self.head = nn.Sequential(nn.GroupNorm(g, widths[0]), nn.SiLU(), nn.Conv3d(widths[0], 1, 1))
 
-    def forward(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, y: torch.Tensor, mask: torch.Tensor, guess: torch.Tensor | None = None
+    ) -> torch.Tensor:
         # masked_fill, not y * (1 - mask): a NaN fill value must not leak through.
         x = torch.cat([y.masked_fill(mask.bool(), 0.0), mask.to(y.dtype)], dim=1)  # (B, 2, T, H, W)
-        guess = None
-        if self.first_guess == "temporal":
+        if self.first_guess == "none":
+            guess = None
+        elif guess is None:
             guess = temporal_first_guess(y, mask)
-            x = torch.cat([x, guess], dim=1)  # (B, 3, T, H, W)
+        if guess is not None:
+            x = torch.cat([x, guess.to(y.dtype)], dim=1)  # (B, 3, T, H, W)
 
         # Pad H, W up to a multiple of 2^n_down so that every down-sampling halves exactly.
         h, w = x.shape[-2:]

@@ -20,6 +20,7 @@ it replaced (every step is an exactly rounded elementwise operation).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 __all__ = ["linear_in_time"]
@@ -79,3 +80,28 @@ def linear_in_time(
     filled = v_lo + w * (v_hi - v_lo)
     filled = torch.where(observed, values, filled)  # exact at observations, even if infinite
     return filled.masked_fill(~defined, float("nan")), defined
+
+
+def linear_in_time_numpy(values: np.ndarray, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`linear_in_time` for a NumPy array with NaN where not observed, along ``axis``.
+
+    The same interpolation (held beyond the ends, NaN where a series has no
+    observation), for the data pipeline: NumPy's running max/min along an axis is
+    about ten times faster on a CPU than ``torch.cummax`` along a leading one.
+    Returns ``(filled, defined)``.
+    """
+    v = np.moveaxis(np.asarray(values), axis, 0)
+    observed = np.isfinite(v)
+    n_t = v.shape[0]
+    t = np.arange(n_t).reshape((n_t,) + (1,) * (v.ndim - 1))
+    prev = np.maximum.accumulate(np.where(observed, t, -1), axis=0)
+    nxt = np.minimum.accumulate(np.where(observed, t, n_t)[::-1], axis=0)[::-1]
+    defined = (prev >= 0) | (nxt < n_t)
+    lo = np.minimum(np.where(prev >= 0, prev, nxt), n_t - 1)
+    hi = np.minimum(np.where(nxt < n_t, nxt, lo), n_t - 1)
+    v_lo = np.take_along_axis(v, lo, axis=0)
+    v_hi = np.take_along_axis(v, hi, axis=0)
+    w = (t - lo).astype(v.dtype) / np.maximum(hi - lo, 1).astype(v.dtype)
+    filled = np.where(observed, v, v_lo + w * (v_hi - v_lo))
+    filled = np.where(defined, filled, np.nan)
+    return np.moveaxis(filled, 0, axis), np.moveaxis(defined, 0, axis)

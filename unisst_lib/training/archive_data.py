@@ -19,6 +19,7 @@ import xarray as xr
 from unisst_lib.core.manifest import Manifest
 from unisst_lib.data.archive import open_archive
 from unisst_lib.data.archive_samples import ArchiveSequences, ArchiveTrainingError, split_archive
+from unisst_lib.models.time_interp import linear_in_time_numpy
 from unisst_lib.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,14 @@ def archive_datasets(
         sst, land, val_share=cfg.data.val_share, seed=cfg.seed, times=ds["time"].values
     )
     norm = manifest.normalisation
+    record = cfg.generator.first_guess == "record"
     common = dict(
         seq_len=cfg.data.seq_len,
         tile=cfg.data.tile,
         std_factor=norm.std_factor,
         fill_value=norm.occluded_fill_value,
+        interp=interp_in_time if record else None,
+        guess_context=cfg.data.guess_context if record else 0,
     )
     train_ds = ArchiveSequences(split, mode="train", **common)
     val_ds = ArchiveSequences(
@@ -79,6 +83,11 @@ def archive_datasets(
         int(split.train_observed.sum()), int(split.withheld.sum()), len(val_ds),
     )  # fmt: skip
     return train_ds, val_ds, info
+
+
+def interp_in_time(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation along axis 0 of ``values`` (NaN: not observed); (filled, defined)."""
+    return linear_in_time_numpy(np.asarray(values, dtype=np.float64), axis=0)
 
 
 def archive_info(ds: xr.Dataset, cfg: TrainConfig) -> dict:
@@ -95,6 +104,7 @@ def archive_info(ds: xr.Dataset, cfg: TrainConfig) -> dict:
         "bias_applied": bool(ds.attrs.get("bias_applied", False)),
         "seq_len": cfg.data.seq_len,
         "tile": cfg.data.tile,
+        "guess_context": cfg.data.guess_context if cfg.generator.first_guess == "record" else 0,
         "frames": int(ds.sizes["time"]),
         "first_time": str(times[0]) if len(times) else "",
         "last_time": str(times[-1]) if len(times) else "",

@@ -78,6 +78,11 @@ class StepBatches:
             reocc = reocc | (item["missing"][0].numpy() > 0.5)  # land stays hidden in ŷ
             item["reocclusion"] = torch.from_numpy(reocc.astype(np.float32))[None]
             item["hide"] = torch.from_numpy(hide.astype(np.float32))[None]
+            if getattr(self.ds, "interp", None) is not None:  # a first guess from the record
+                # made without the pixels hidden from G, which the self-supervised term scores
+                hidden = hide if self.cfg.loss.self_supervised_weight > 0 else None
+                g = self.ds.guess(item["window"], item["mean"], item["std"], hide=hidden)
+                item["guess"] = torch.from_numpy(g)[None]
             if self.cfg.data.augment:
                 # Mirror the whole sample north-south and/or east-west: the model must not
                 # learn one region's gradient direction or eddy rotation sense (a test
@@ -89,7 +94,8 @@ class StepBatches:
                         for k, v in item.items()
                     }
             items.append(item)
-        keys = ("y", "mask", "reocclusion", "hide") + (("x",) if "x" in items[0] else ())
+        keys = ("y", "mask", "reocclusion", "hide")
+        keys += tuple(k for k in ("x", "guess") if k in items[0])
         return {k: torch.stack([it[k] for it in items]) for k in keys}
 
 

@@ -57,6 +57,9 @@ class DataConfig:
     val_share
         Archive: share of the observed sea pixels withheld, under the real clouds of
         other dates, to select the model (never trained on).
+    guess_context
+        Archive, with ``generator.first_guess: record``: frames either side of a
+        window that its first guess is interpolated from.
     """
 
     split_set: str = "twin"
@@ -72,12 +75,15 @@ class DataConfig:
     tile: int = 64
     min_quality: int | None = None
     val_share: float = 0.1
+    guess_context: int = 60
 
     def __post_init__(self) -> None:
         if self.seq_len < 2 or self.tile < 8:
             raise ValueError(
                 f"data.seq_len must be >= 2 and data.tile >= 8, got {self.seq_len}, {self.tile}"
             )
+        if self.guess_context < 0:
+            raise ValueError(f"data.guess_context must be >= 0, got {self.guess_context}")
         if not 0 < self.val_share <= 0.5:
             raise ValueError(f"data.val_share must be in (0, 0.5], got {self.val_share}")
 

@@ -218,6 +218,11 @@ def _setup(
         _refuse_archive_oracle(cfg)
         train_ds, val_ds, data_info = archive_datasets(cfg, manifest, data)
     else:
+        if cfg.generator.first_guess == "record":
+            raise TrainingError(
+                "generator.first_guess: record takes its first guess from an archive's record: "
+                "train on an archive (--data / data.archive), or use first_guess: temporal"
+            )
         train_ds, val_ds = _datasets(cfg, manifest, dist_info)
     torch.manual_seed(cfg.seed)
     models = _build_models(cfg, device)
@@ -488,8 +493,11 @@ def _save_sample(generator: nn.Module, ds: OccludedSequenceDataset, device, path
     item = ds[0]
     was = generator.training
     generator.eval()
+    guess = item["guess"][None].to(device) if "guess" in item else None
     with torch.no_grad():
-        x_hat = reconstruct(generator, item["y"][None].to(device), item["mask"][None].to(device))
+        x_hat = reconstruct(
+            generator, item["y"][None].to(device), item["mask"][None].to(device), guess
+        )
     generator.train(was)
     to_c = functools.partial(
         to_celsius, mean=item["mean"], std=item["std"], std_factor=ds.std_factor

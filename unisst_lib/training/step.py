@@ -128,15 +128,22 @@ class GANStep:
         return {key: loss.item() for key, loss in losses.items()}
 
     def _forward_g(
-        self, y: torch.Tensor, m: torch.Tensor, hide: torch.Tensor
+        self, y: torch.Tensor, m: torch.Tensor, hide: torch.Tensor, guess: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """G on the observation with extra pixels hidden; returns (G output, x̂, hidden-observed)."""
+        """G on the observation with extra pixels hidden; returns (G output, x̂, hidden-observed).
+
+        ``guess``: the batch's first guess from the record (made without ``hide``), or None.
+        """
         if self.cfg.loss.self_supervised_weight > 0:
             m_in = torch.clamp(m + hide, max=1.0)
             withheld = hide * (1 - m)
         else:
             m_in, withheld = m, None
-        g_out = self.models.g_train(occlude(y, m_in, self.fill), m_in)
+        g_in = occlude(y, m_in, self.fill)
+        if guess is None:
+            g_out = self.models.g_train(g_in, m_in)
+        else:
+            g_out = self.models.g_train(g_in, m_in, guess=guess)
         x_hat = torch.where(m.bool(), g_out, y)  # observed pixels kept exactly
         return g_out, x_hat, withheld
 
@@ -145,7 +152,7 @@ class GANStep:
         lc, models = self.cfg.loss, self.models
         y, m = b["y"], b["mask"]
         with torch.no_grad(), autocast_context(self.device, self.bf16):
-            _, x_hat, _ = self._forward_g(y, m, b["hide"])
+            _, x_hat, _ = self._forward_g(y, m, b["hide"], b.get("guess"))
             y_fake = occlude(x_hat.float(), b["reocclusion"], self.fill)
         with autocast_context(self.device, self.bf16):
             both = torch.cat([y, y_fake])  # (2B, 1, T, H, W): one critic pass (DDP-safe)
@@ -178,7 +185,7 @@ class GANStep:
         lc, models = self.cfg.loss, self.models
         y, m = b["y"], b["mask"]
         with autocast_context(self.device, self.bf16):
-            g_out, x_hat, withheld = self._forward_g(y, m, b["hide"])
+            g_out, x_hat, withheld = self._forward_g(y, m, b["hide"], b.get("guess"))
             loss_g = torch.zeros((), device=self.device)
             loss_adv = loss_ss = loss_sup = self.nan
             if self.cfg.adversarial:
