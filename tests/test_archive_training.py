@@ -7,6 +7,7 @@ sample may show, errors of a constant fill) are computed here from those arrays.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -353,3 +354,21 @@ def test_a_record_model_fits_and_fills_with_its_guess(tmp_path):
     assert load_checkpoint(res.checkpoint)["archive"]["guess_context"] == 6
     out = fill(ds[["sst"]], checkpoint=res.checkpoint, land=ds["land"])["sst"].values
     assert np.isfinite(out[:, ~ds["land"].values]).all()
+
+
+def test_cli_fill_fit_and_evaluate_the_fitted_row(tmp_path, capsys):
+    _write_archive(tmp_path / "l3", _archive())
+    out = tmp_path / "out"
+    args = ["fill", str(tmp_path / "l3"), str(out), "--fit", "--fit-steps", "1", "-q"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert f"fitted {out / 'unisst_fit.pt'}: 1 steps" in printed and "29 files written" in printed
+    assert load_checkpoint(out / "unisst_fit.pt")["archive"]["cadence"] == "P1D"
+    again = ["fill", str(tmp_path / "l3"), str(tmp_path / "o2"), "--fit", "--fit-steps", "1"]
+    assert main([*again, "--save-model", str(out / "unisst_fit.pt")]) == 2  # kept, not replaced
+    assert "--overwrite" in capsys.readouterr().err
+    ev = ["evaluate", "--data", str(tmp_path / "l3"), "--methods", "unisst,interp"]
+    assert main([*ev, "--fit-steps", "1", "--json"]) == 0
+    rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["unisst"]["status"] == "ok" and rows["unisst"]["fit_steps"] == 1
+    assert rows["unisst"]["hidden_pixels"] == rows["interp"]["hidden_pixels"] > 0

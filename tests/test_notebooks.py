@@ -41,7 +41,10 @@ from unisst_lib.notebooks.sweep import SWEEP_NOTEBOOKS, sweep, threshold_dir
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = notebook_names(NOTEBOOKS)
-REQUIRED = {"01_download", "02_mask_exploration", "03_training", "04_visualisation", "05_benchmark"}
+REQUIRED = {
+    "01_download", "02_mask_exploration", "03_training", "04_visualisation", "05_benchmark",
+    "06_your_own_archive",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +105,8 @@ def _small_parameters(name: str, data_dir: Path, work: Path) -> dict:
             "readme_figure": work / "docs" / "unisst_demo.png",
         },
         "05_benchmark": {"results_file": work / "results.json"},
+        # the tiny embedded L3 archive (28 days of 72×80), two 2-step fits (CV and final)
+        "06_your_own_archive": {"twin_size": "tiny", "fit_steps": 2},
     }
     declared = notebook_parameters(name, NOTEBOOKS)
     params = {k: v for k, v in {"data_dir": data_dir, "device": "cpu"}.items() if k in declared}
@@ -233,6 +238,43 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
         assert "UNISST hybrid (fast)" in tables and "60 g m⁻²" in tables
         (report,) = _outputs(out, "text/markdown")[-1:]
         assert "## Goals for UNISST hybrid (fast)" in report and "![" not in report
+    if name == "06_your_own_archive":
+        _check_archive_notebook(out, work / name, tiny_data_dir)
+
+
+def _check_archive_notebook(out: Path, files: Path, data_dir: Path) -> None:
+    """06 on the tiny embedded archive: every method scored, the fill saved and complete."""
+    import numpy as np
+    import xarray as xr
+
+    _check_reader_facing_outputs(out)
+    assert "Warning" not in "".join(_outputs(out, "stderr"))
+    stdout = "".join(_outputs(out, "stdout"))
+    assert "The embedded L3 archive (`twin_l3` of data_manifest.yaml, already on disk)" in stdout
+    assert "UNISST is fitted twice, 2 steps each" in stdout
+    assert f"unisst evaluate --data {data_dir / 'sst' / 'twin_l3'} " in stdout
+    (describe,) = [h for h in _outputs(out, "text/html") if "<th>property</th>" in h]
+    assert "P1D" in describe and "quality_level &gt;= 4" in describe
+    assert "l2p_flags land bit" in describe and "2018-01-07" in describe  # an absent date
+    cv = json.loads((files / "cross_validation.json").read_text())
+    rows = {r["method"]: r for r in cv["rows"]}
+    assert list(rows) == ["unisst", "interp", "dineof", "climatology"]
+    assert all(r["status"] == "ok" and 0 < r["rmse_c"] < 5 for r in rows.values())
+    assert len({r["hidden_pixels"] for r in rows.values()}) == 1  # the same pixels for all
+    assert rows["unisst"]["fit_steps"] == 2 and "fitted on the CV input" in rows["unisst"]["note"]
+    (table,) = [m for m in _outputs(out, "text/markdown") if "| method |" in m]
+    assert "| UNISST |" in table and "| DINEOF |" in table
+    assert (files / "cross_validation.md").read_text() == table
+    assert (files / "unisst_fit.pt").is_file()
+    with xr.open_dataset(files / "filled.nc") as filled:
+        assert filled["sst"].dims == ("time", "latitude", "longitude")
+        assert filled["sst"].shape == (28, 72, 80) and filled["sst"].attrs["units"] == "degrees_C"
+        sea = ~np.isnan(filled["sst"].values).all(axis=0)
+        assert np.isfinite(filled["sst"].values[:, sea]).all()  # every sea value, absent dates too
+        assert filled["sst_filled_mask"].values[:, sea].any()
+    images = sum("image/png" in o.get("data", {}) for c in nbformat.read(out, as_version=4).cells
+                 for o in c.get("outputs", []))  # fmt: skip
+    assert images == 5  # coverage, quality, CV maps (2), filled map
 
 
 def test_training_notebook_resumes_where_the_run_stopped(tiny_data_dir, work, jupyter_home):

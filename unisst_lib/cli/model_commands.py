@@ -75,6 +75,7 @@ _EVALUATE_ONLY = {
         "seed",
         "min_quality",
         "truth",
+        "fit",
         "fit_minutes",
         "fit_steps",
         "save_model",
@@ -134,15 +135,14 @@ def _evaluate_data(args: argparse.Namespace) -> int:
     from unisst_lib.benchmark.cv_unisst import UnisstOptions
 
     methods = args.methods or "interp,dineof,climatology"
-    if "unisst" not in methods.split(",") and (
-        args.checkpoint or args.fit_minutes or args.fit_steps or args.save_model
-    ):
+    fitting = args.fit or args.fit_minutes or args.fit_steps or args.save_model
+    if "unisst" not in methods.split(",") and (args.checkpoint or fitting):
         raise UnisstError(
-            "--checkpoint, --fit-minutes, --fit-steps and --save-model set the unisst model: "
-            "add unisst to --methods (e.g. --methods unisst,dineof,interp,climatology)"
+            "--checkpoint, --fit, --fit-minutes, --fit-steps and --save-model set the unisst "
+            "model: add unisst to --methods (e.g. --methods unisst,dineof,interp,climatology)"
         )
-    if args.checkpoint and (args.fit_minutes or args.fit_steps or args.save_model):
-        raise UnisstError("give --checkpoint (a trained model) or the --fit-* options, not both")
+    if args.checkpoint and fitting:
+        raise UnisstError("give --checkpoint (a trained model) or the --fit options, not both")
     unisst = UnisstOptions(
         checkpoint=args.checkpoint,
         fit_minutes=args.fit_minutes or 10.0,
@@ -215,6 +215,11 @@ def _add_evaluate_command(sub) -> None:
         "--methods", default=None,
         help="--data: comma-separated, of unisst, interp, dineof, climatology (default: "
         "interp,dineof,climatology); unisst uses --checkpoint or fits a model on the CV input",
+    )  # fmt: skip
+    ev.add_argument(
+        "--fit", action="store_const", const=True, default=None,
+        help="--data: the unisst row fits its model on the CV input itself (the default "
+        "without --checkpoint)",
     )  # fmt: skip
     ev.add_argument("--fit-minutes", type=float, default=None, help="--data: unisst fit budget")
     ev.add_argument("--fit-steps", type=int, default=None, help="--data: unisst fit steps")

@@ -176,7 +176,8 @@ def cv_plan(
             total, target, 100 * total / total_obs, 100 * share,
         )  # fmt: skip
     log.info(
-        "cross-validation: %d observed sea pixels hidden (%.2f %%, asked %.2f %%) in %d frames",
+        "%d observed sea pixels hidden under the clouds of other dates (%.2f %%, asked %.2f %%) "
+        "in %d frames",
         total, 100 * total / total_obs, 100 * share, len(donors),
     )  # fmt: skip
     return CVPlan(hidden, donors, target, total_obs)

@@ -233,7 +233,9 @@ def demo_parameters(
     The ``fast`` config (``tiny`` for the tiny twin) trained for ``steps`` steps
     into ``run_dir`` (default ``runs/demo``, ``runs/demo_tiny``), evaluated four
     times on the way on 10 validation sequences; ``04_visualisation`` maps that run's
-    ``best.pt`` (never the bundled model or an older run) and saves the README picture.
+    ``best.pt`` (never the bundled model or an older run) and saves the README picture;
+    ``06_your_own_archive`` fits its models for ``steps`` steps each (not its 10-minute
+    default budget, twice).
     """
     config = "tiny" if size == "tiny" else "fast"
     run_dir = run_dir or ("runs/demo_tiny" if size == "tiny" else "runs/demo")
@@ -255,5 +257,6 @@ def demo_parameters(
             "checkpoint": f"{run_dir}/checkpoints/best.pt",
             "readme_figure": readme_figure,
         },
+        "06_your_own_archive": {"twin_size": size, "fit_steps": int(steps)},
     }
     return common, overrides
