@@ -372,3 +372,30 @@ def test_cli_fill_fit_and_evaluate_the_fitted_row(tmp_path, capsys):
     rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
     assert rows["unisst"]["status"] == "ok" and rows["unisst"]["fit_steps"] == 1
     assert rows["unisst"]["hidden_pixels"] == rows["interp"]["hidden_pixels"] > 0
+
+
+def test_the_cv_row_fits_its_model_without_the_pixels_it_is_scored_on(monkeypatch, tmp_path):
+    import unisst_lib.benchmark.cv_unisst as cv_unisst
+    from unisst_lib.benchmark.crossval import cross_validate
+    from unisst_lib.methods.fit import FitResult
+
+    seen = {}
+
+    def spy_fit(data, *, out, **kwargs):
+        seen["sst"] = data["sst"].values.copy()
+        return FitResult(tmp_path / "m.pt", 1, 0.0, 0.0, 0.0, None)
+
+    def mean_fill(ds, **kwargs):  # stands in for the model: the record mean everywhere
+        out = ds.copy()
+        out["sst"] = ds["sst"].fillna(float(np.nanmean(ds["sst"].values)))
+        return out
+
+    monkeypatch.setattr(cv_unisst, "fit_archive", spy_fit)
+    monkeypatch.setattr(cv_unisst, "fill", mean_fill)
+    ds = _archive()
+    res = cross_validate(ds, methods=["unisst"], seed=2)
+    assert res.hidden.any()
+    assert np.isnan(seen["sst"][res.hidden]).all()  # the fit never saw a hidden pixel
+    kept = np.isfinite(ds["sst"].values) & ~res.hidden
+    assert (seen["sst"][kept] == ds["sst"].values[kept]).all()  # and saw every other one
+    assert res.rows[0]["status"] == "ok" and res.rows[0]["fit_steps"] == 1
