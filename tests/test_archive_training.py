@@ -171,6 +171,7 @@ def test_training_on_an_archive_records_its_cadence_and_window(tmp_path):
         "P1D", 24.0, 8, 16,
     )  # fmt: skip
     assert arch["frames"] == T and arch["min_quality"] == 4
+    assert (arch["std_factor"], arch["fill_value"]) == (3.0, 1.0)  # the manifest's
     val_log = (tmp_path / "run" / "val_log.csv").read_text().splitlines()
     assert val_log[0].startswith("step,holdout_rmse_c") and len(val_log) == 2
 
@@ -399,3 +400,60 @@ def test_the_cv_row_fits_its_model_without_the_pixels_it_is_scored_on(monkeypatc
     kept = np.isfinite(ds["sst"].values) & ~res.hidden
     assert (seen["sst"][kept] == ds["sst"].values[kept]).all()  # and saw every other one
     assert res.rows[0]["status"] == "ok" and res.rows[0]["fit_steps"] == 1
+
+
+def test_the_bundled_model_is_chosen_by_the_frames_cadence():
+    from unisst_lib.methods.fill import default_checkpoint, load_model
+
+    daily = default_checkpoint("P1D")
+    assert daily.name == "fast_l3_daily.pt" and daily.is_file()
+    model = load_model(daily, "cpu")
+    assert (model["interval_hours"], model["seq_len"]) == (24.0, 24)
+    assert model["archive"]["cadence"] == "P1D" and model["archive"]["guess_context"] == 60
+    for cadence in ("PT6H", "PT1H", "P1M", None):  # the twin model, which refuses what it cannot
+        assert default_checkpoint(cadence).name == "fast_twin.pt"
+
+
+def test_a_daily_archive_is_filled_with_the_bundled_daily_model(tmp_path, capsys):
+    _write_archive(tmp_path / "l3", _archive())
+    assert main(["fill", str(tmp_path / "l3"), str(tmp_path / "out"), "-q"]) == 0
+    assert "29 files written" in capsys.readouterr().out
+    with xr.open_dataset(next((tmp_path / "out").glob("*.nc"))) as out:
+        assert out.attrs["unisst_checkpoint_sha256"] == _bundled_sha256("P1D")
+
+
+def _bundled_sha256(cadence: str) -> str:
+    import hashlib
+
+    from unisst_lib.methods.fill import default_checkpoint
+
+    return hashlib.sha256(default_checkpoint(cadence).read_bytes()).hexdigest()
+
+
+def test_a_fit_is_never_worse_than_its_own_first_guess(tmp_path):
+    from unisst_lib.training.checkpoints import load_generator, save_checkpoint
+    from unisst_lib.training.guess_check import guess_only, keep_better_than_guess
+
+    ds = _archive()
+    cfg_file = tmp_path / "rec.yaml"
+    cfg_file.write_text(
+        "name: rec\ngenerator: {base_channels: 8, channel_mults: [1, 2], norm_groups: 4, "
+        "first_guess: record}\ndiscriminator: {ndf: 8, n_layers: 4}\n"
+        "data: {tile: 16, seq_len: 8, val_sequences: 4, guess_context: 6}\nbatch_size: 2\n"
+    )
+    res = fit_archive(ds, out=tmp_path / "m.pt", steps=1, config=str(cfg_file), progress=False)
+    assert res.kept in ("model", "first guess") and math.isfinite(res.first_guess_rmse_c)
+    # spoil the correction: the output is the guess + 2·tanh(1/2) ≈ 0.92 (normalised) everywhere
+    state = load_checkpoint(res.checkpoint)
+    bias = next(k for k in state["models"]["generator"] if k.startswith("head.2.bias"))
+    state["models"]["generator"][bias].fill_(1.0)
+    save_checkpoint(res.checkpoint, state)
+    check = keep_better_than_guess(res.checkpoint, res.config, ds)
+    assert check.kept == "first guess" and check.guess_rmse_c < check.model_rmse_c
+    kept, _ = load_generator(res.checkpoint)
+    y = torch.zeros(1, 1, 8, 16, 16)
+    mask = torch.ones_like(y)
+    guess = torch.full_like(y, 0.25)
+    assert torch.equal(kept(y, mask, guess=guess), guess)  # the checkpoint is the guess alone
+    assert load_checkpoint(res.checkpoint)["first_guess_only"] is True
+    assert guess_only(kept)(y, mask, guess=guess).equal(guess)

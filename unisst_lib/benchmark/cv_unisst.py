@@ -60,10 +60,12 @@ def run_unisst(
                 device=options.device, config=options.fit_config, progress=options.progress,
             )  # fmt: skip
             checkpoint = res.checkpoint
+            kept = "" if res.kept == "model" else "; its first guess kept (the model was worse)"
             extra = {
                 "fit_steps": res.steps,
                 "fit_seconds": res.seconds,
-                "note": f"fitted on the CV input: {res.steps} steps in {res.seconds:.0f} s",
+                "fit_kept": res.kept,
+                "note": f"fitted on the CV input: {res.steps} steps in {res.seconds:.0f} s{kept}",
             }
         else:
             extra = {"note": f"checkpoint {Path(checkpoint).name}"}

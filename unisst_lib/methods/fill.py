@@ -316,8 +316,9 @@ def load_model(checkpoint, device) -> dict:
         "seq_len": seq_len,
         "interval_hours": interval_hours,
         "archive": archive,
-        "std_factor": m.normalisation.std_factor,
-        "fill_value": m.normalisation.occluded_fill_value,
+        # the normalisation the model was trained with (recorded by a run on an archive)
+        "std_factor": (archive or {}).get("std_factor", m.normalisation.std_factor),
+        "fill_value": (archive or {}).get("fill_value", m.normalisation.occluded_fill_value),
         "sha256": pooch.file_hash(os.fspath(path), alg="sha256"),
     }
 

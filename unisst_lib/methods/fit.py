@@ -7,7 +7,9 @@ fills the archive. The budget is met by measuring this machine: a short probe
 run gives the seconds per step and the fixed cost of a run, and
 the real run gets the steps that fit in what is left (its cosine schedule needs
 the count up front), with a hard stop at the budget in case this machine slows
-down. The probe and the run both count against the budget.
+down. The probe and the run both count against the budget. Last, the model is
+never worse than its own first guess on the withheld pixels
+(:func:`unisst_lib.training.guess_check.keep_better_than_guess`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from unisst_lib.core.errors import UnisstError
 from unisst_lib.data.archive import open_archive
 from unisst_lib.training.checkpoints import export_generator
 from unisst_lib.training.config import TrainConfig, load_config, replace_config
+from unisst_lib.training.guess_check import keep_better_than_guess
 from unisst_lib.training.loop import train
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,8 @@ class FitResult:
     seconds_per_step: float
     holdout_rmse_c: float
     config: TrainConfig
+    first_guess_rmse_c: float = math.nan  # the first guess alone, on the same withheld pixels
+    kept: str = "model"  # or "first guess": the model was worse than its own guess
 
 
 def fit_config(
@@ -129,13 +134,18 @@ def fit_archive(
         out.parent.mkdir(parents=True, exist_ok=True)
         export_generator(best if best.is_file() else res.out_dir / "checkpoints/latest.pt", out)
         shutil.rmtree(Path(tmp) / "run", ignore_errors=True)
+    check = keep_better_than_guess(out, cfg, data)
     seconds = time.perf_counter() - t0
     log.info(
         "fit: %d steps in %.0f s (budget %s), best RMSE %.3f °C on withheld observed pixels -> %s",
         res.step, seconds, f"{minutes:g} min" if per_step == per_step else "steps given",
         res.best_holdout_rmse_c, out,
     )  # fmt: skip
-    return FitResult(out, res.step, seconds, per_step, res.best_holdout_rmse_c, cfg)
+    result = FitResult(out, res.step, seconds, per_step, res.best_holdout_rmse_c, cfg)
+    if check is not None:
+        result.first_guess_rmse_c, result.kept = check.guess_rmse_c, check.kept
+        result.holdout_rmse_c = min(check.model_rmse_c, check.guess_rmse_c)
+    return result
 
 
 def _steps_for_budget(data, budget_s: float, t0: float, tmp: str, seed, device, config):

@@ -76,6 +76,7 @@ def archive_datasets(
         split, mode="eval", seed=cfg.seed, max_items=cfg.data.val_sequences, **common
     )
     info = archive_info(ds, cfg)
+    info.update(std_factor=norm.std_factor, fill_value=norm.occluded_fill_value)
     log.info(
         "training on the archive %s: %d frames (%s), %d×%d pixels, %d observed sea pixels for "
         "training, %d withheld to select the model (%d validation windows)",
