@@ -17,6 +17,7 @@ _FILE_OPTIONS = ("mask_variable", "resample")
 
 def _cmd_fill(args: argparse.Namespace) -> int:
     _check_fit_options(args)
+    args.history = _fill_history(args)  # the command as given, before --fit adds a model
     if args.fit:
         args.checkpoint = _fit(args)
     if _is_archive(args.input):
@@ -49,10 +50,10 @@ def _fill_file(args: argparse.Namespace) -> int:
             checkpoint=args.checkpoint,
             variable=args.variable,
             mask_variable=args.mask_variable,
-            device=args.device,
+            device=args.device or "cpu",
             resample=args.resample,
             progress=not args.quiet,
-            history=_fill_history(args),
+            history=args.history,
         )
         with atomic_path(dst) as tmp:
             res.to_netcdf(tmp)
@@ -87,9 +88,9 @@ def _fill_archive(args: argparse.Namespace) -> int:
         land_mask=args.land_mask,
         all_days=args.all_days,
         overwrite=args.overwrite,
-        device=args.device,
+        device=args.device or "cpu",
         progress=not args.quiet,
-        history=_fill_history(args),
+        history=args.history,
     )
     inputs = {p.name for p in resolve_paths(paths)}
     absent = sum(p.name not in inputs for p in written)
@@ -127,7 +128,7 @@ def _fit(args: argparse.Namespace) -> Path:
         out=save,
         minutes=args.fit_minutes or DEFAULT_FIT_MINUTES,
         steps=args.fit_steps,
-        device=args.device,
+        device=args.device or "auto",  # a fit takes a GPU when there is one
         progress=not args.quiet,
     )
     print(
@@ -165,10 +166,13 @@ def _fill_history(args: argparse.Namespace) -> str:
     words.append(f"--method {args.method}")
     if args.fit:
         words.append("--fit")
+    # the default device said (cpu), so a re-run on a GPU machine is the same; a fit's is auto
+    given = {"device": args.device or (None if args.fit else "cpu")}
     opts = ("checkpoint", "variable", "mask_variable", "device", "min_quality", "land_mask")
     for opt in (*opts, "fit_minutes", "fit_steps", "save_model"):
-        if getattr(args, opt) is not None:
-            words.append(f"--{opt.replace('_', '-')} {shlex.quote(str(getattr(args, opt)))}")
+        value = given.get(opt, getattr(args, opt))
+        if value is not None:
+            words.append(f"--{opt.replace('_', '-')} {shlex.quote(str(value))}")
     flags = ("resample", "apply_bias", "all_days", "overwrite")
     words += [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
     return " ".join(words)
@@ -190,7 +194,7 @@ def _add_fill_command(sub) -> None:
     fl.add_argument("--checkpoint", default=None, help="model (.pt); default: the bundled one")
     fl.add_argument("--variable", default=None, help="SST variable (default: found)")
     fl.add_argument("--mask-variable", default=None, help="variable that is 1 where missing")
-    fl.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    fl.add_argument("--device", default=None, help="cpu, cuda, auto (default: cpu; auto for --fit)")
     fl.add_argument(
         "--resample",
         action="store_true",
@@ -230,7 +234,8 @@ def _add_fill_command(sub) -> None:
     )  # fmt: skip
     fl.add_argument(
         "--fit-minutes", type=float, default=None, metavar="M",
-        help="--fit: wall-clock budget of the fit, default 10 (a GPU is used when --device auto)",
+        help="--fit: wall-clock budget of the fit, default 10 (on a GPU when there is one, "
+        "unless --device cpu)",
     )  # fmt: skip
     fl.add_argument(
         "--fit-steps", type=int, default=None, metavar="N",
