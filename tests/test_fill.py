@@ -303,7 +303,9 @@ def test_calendar_axes_are_regular_and_no_advice_resamples():
     with pytest.raises(UnisstError, match=r"calendar axis \(P1Y\).*--method dineof") as err:
         fill(_one_pixel_series(years, [0, np.nan, 2, 3, np.nan, 5]), method="unisst")
     assert "resample" not in str(err.value)
-    daily = pd.date_range("2020-01-01", periods=30, freq="D")
-    with pytest.raises(UnisstError, match="24 h apart.*6 h apart.*--method dineof") as err:
-        fill(_one_pixel_series(daily, np.where(np.arange(30) % 3, np.nan, 20.0)))
+    assert "unisst fill --fit" in str(err.value)
+    # frames 2 days apart: no bundled model of that cadence (daily ones get fast_l3_daily.pt)
+    two_daily = pd.date_range("2020-01-01", periods=30, freq="2D")
+    with pytest.raises(UnisstError, match="48 h apart.*6 h apart.*--fit.*--method dineof") as err:
+        fill(_one_pixel_series(two_daily, np.where(np.arange(30) % 3, np.nan, 20.0)))
     assert "resample" not in str(err.value)
