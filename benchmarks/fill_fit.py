@@ -17,11 +17,8 @@ writes ``fill_fit.json`` and ``fill_fit.md`` next to this script (``--out``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -29,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from unisst_lib.benchmark.crossval import CV_METHODS, _aligned_truth, _scores
+from unisst_lib.benchmark.report import run_meta
 from unisst_lib.core.manifest import load_manifest
 from unisst_lib.core.paths import atomic_path, data_dir
 from unisst_lib.data.archive import open_archive
@@ -114,12 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         results = run(data_dir(args.data_dir), minutes=args.fit_minutes, save_model=args.save_model)
         results["meta"] = {
-            "command": " ".join(
-                ["python benchmarks/fill_fit.py", *map(shlex.quote, argv or sys.argv[1:])]
-            ),
-            "date": dt.date.today().isoformat(),
-            "machine": f"{platform.machine()} CPU, {platform.system()} "
-            f"(Python {platform.python_version()}, numpy {np.__version__})",
+            **run_meta("benchmarks/fill_fit.py", argv or sys.argv[1:]),
             "fit_minutes": args.fit_minutes,
         }
         args.out.mkdir(parents=True, exist_ok=True)

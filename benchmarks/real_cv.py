@@ -23,19 +23,15 @@ writes ``real_cv.json`` and ``real_cv.md`` next to this script (``--out``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
-import platform
-import shlex
 import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from unisst_lib.benchmark.crossval import evaluate_archive
 from unisst_lib.benchmark.cv_unisst import UnisstOptions
+from unisst_lib.benchmark.report import run_meta
 from unisst_lib.core.manifest import load_manifest
 from unisst_lib.core.paths import atomic_path, data_dir
 
@@ -179,12 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(root, seeds=args.seeds, share=args.share, methods=methods, unisst=unisst)
     m = load_manifest()
     results["meta"] = {
-        "command": " ".join(
-            ["python benchmarks/real_cv.py", *map(shlex.quote, argv or sys.argv[1:])]
-        ),
-        "date": dt.date.today().isoformat(),
-        "machine": f"{platform.machine()} CPU, {platform.system()} "
-        f"(Python {platform.python_version()}, numpy {np.__version__})",
+        **run_meta("benchmarks/real_cv.py", argv or sys.argv[1:]),
         "archive": f"{m.archive('twin_l3').files} "
         f"({len(list(root.glob(m.archive('twin_l3').files)))} daily files)",
         "seeds": args.seeds,

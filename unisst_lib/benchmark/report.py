@@ -215,3 +215,21 @@ def results_markdown(
         *_appendix(meta, image),
     ]
     return "\n".join(out) + "\n"
+
+
+def run_meta(script: str, argv: list[str]) -> dict:
+    """``command``, ``date`` and ``machine`` of a benchmark run, for its results file.
+
+    ``script`` is the script's path as a user types it (``benchmarks/real_cv.py``),
+    ``argv`` its arguments as given.
+    """
+    import datetime as dt
+    import platform
+    import shlex
+
+    return {
+        "command": " ".join(["python", script, *map(shlex.quote, argv)]),
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()} CPU, {platform.system()} "
+        f"(Python {platform.python_version()}, numpy {np.__version__})",
+    }
