@@ -62,7 +62,7 @@ from unisst_lib.methods.problem import BaselineInputError
 from unisst_lib.methods.tiling import Predictor, fill_series, predict_tiles
 from unisst_lib.models.device import select_device
 from unisst_lib.training.archive_data import interp_in_time
-from unisst_lib.training.checkpoints import load_checkpoint, load_generator
+from unisst_lib.training.checkpoints import generator_from_state, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -299,9 +299,10 @@ def load_model(checkpoint, device) -> dict:
     if not path.is_file():
         raise DataNotFoundError(f"checkpoint {path} does not exist: pass an existing .pt file")
     dev = select_device(device)
-    generator, cfg = load_generator(path, device=dev)
+    state = load_checkpoint(path, map_location=dev)
+    generator, cfg = generator_from_state(state, path, device=dev)
     m = load_manifest()
-    archive = load_checkpoint(path).get("archive")  # a model trained on an archive
+    archive = state.get("archive")  # a model trained on an archive
     if archive is not None:
         seq_len, interval_hours = int(archive["seq_len"]), float(archive["interval_hours"])
     else:

@@ -116,7 +116,13 @@ def load_generator(
         The checkpoint's config or generator weights do not fit this unisst
         version's models (besides the errors of :func:`load_checkpoint`).
     """
-    state = load_checkpoint(path, map_location=device)
+    return generator_from_state(load_checkpoint(path, map_location=device), path, device=device)
+
+
+def generator_from_state(
+    state: dict[str, Any], path: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
+    """:func:`load_generator` for a checkpoint already read (``path`` names it in errors)."""
     try:
         cfg = from_dict(TrainConfig, state["config"])
         generator = build_generator(cfg.generator)
