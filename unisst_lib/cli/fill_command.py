@@ -20,7 +20,10 @@ def _cmd_fill(args: argparse.Namespace) -> int:
     args.history = _fill_history(args)  # the command as given, before --fit adds a model
     if args.fit:
         args.checkpoint = _fit(args)
-    if _is_archive(args.input):
+    archive = _is_archive(args.input)
+    if _streamed(args, archive):
+        return _fill_streamed(args, archive)
+    if archive:
         return _fill_archive(args)
     _refuse(
         args,
@@ -102,6 +105,61 @@ def _fill_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Options of the streamed fill only.
+_STREAM_OPTIONS = ("workers", "scheduler", "chunk", "chunk_frames")
+
+
+def _streamed(args: argparse.Namespace, archive: bool) -> bool:
+    """Stream when asked (a cluster, chunks, a Zarr output) or when memory would not do."""
+    if str(args.output).rstrip("/").endswith(".zarr"):
+        return True
+    if any(getattr(args, o) is not None for o in _STREAM_OPTIONS):
+        return True
+    from unisst_lib.methods.stream.sizing import too_big_for_memory
+
+    return too_big_for_memory(args.input, archive=archive, variable=args.variable)
+
+
+def _fill_streamed(args: argparse.Namespace, archive: bool) -> int:
+    """The streamed fill: chunk by chunk, on this machine or a dask cluster."""
+    from unisst_lib.methods.stream.run import (
+        DEFAULT_CHUNK,
+        DEFAULT_CHUNK_FRAMES,
+        fill_streamed,
+    )
+
+    if archive:
+        _refuse(args, ("mask_variable", "resample"), "a single plain netCDF file, not an archive")
+    else:
+        _refuse(args, _ARCHIVE_OPTIONS, "an archive (a folder, a quoted glob, several files)")
+    paths = args.input[0] if len(args.input) == 1 else args.input
+    written = fill_streamed(
+        paths,
+        args.output,
+        archive=archive,
+        method=args.method,
+        checkpoint=args.checkpoint,
+        variable=args.variable,
+        mask_variable=args.mask_variable,
+        min_quality=args.min_quality,
+        apply_bias=args.apply_bias,
+        land_mask=args.land_mask,
+        all_days=args.all_days,
+        resample=args.resample,
+        overwrite=args.overwrite,
+        device=args.device or "cpu",
+        chunk=args.chunk or DEFAULT_CHUNK,
+        chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        history=args.history,
+    )
+    what = f"{len(written)} files" if len(written) > 1 else str(written[0])
+    print(f"{args.output}: {what} written ({args.method}, streamed)")
+    return 0
+
+
 def _check_fit_options(args: argparse.Namespace) -> None:
     fit_only = [o for o in ("fit_minutes", "fit_steps", "save_model") if getattr(args, o)]
     if fit_only and not args.fit:
@@ -169,7 +227,7 @@ def _fill_history(args: argparse.Namespace) -> str:
     # the default device said (cpu), so a re-run on a GPU machine is the same; a fit's is auto
     given = {"device": args.device or (None if args.fit else "cpu")}
     opts = ("checkpoint", "variable", "mask_variable", "device", "min_quality", "land_mask")
-    for opt in (*opts, "fit_minutes", "fit_steps", "save_model"):
+    for opt in (*opts, "fit_minutes", "fit_steps", "save_model", "chunk", "chunk_frames"):
         value = given.get(opt, getattr(args, opt))
         if value is not None:
             words.append(f"--{opt.replace('_', '-')} {shlex.quote(str(value))}")
@@ -244,6 +302,24 @@ def _add_fill_command(sub) -> None:
     fl.add_argument(
         "--save-model", default=None, metavar="PATH",
         help="--fit: where the fitted model goes (default: unisst_fit.pt next to OUTPUT)",
+    )  # fmt: skip
+    fl.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="stream the fill on a local dask cluster of N worker processes",
+    )  # fmt: skip
+    fl.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="stream the fill on an existing dask cluster: its scheduler's address "
+        "(tcp://host:8786) or scheduler file (.json)",
+    )  # fmt: skip
+    fl.add_argument(
+        "--chunk", type=int, default=None, metavar="PIXELS",
+        help="stream the fill in chunks of PIXELS x PIXELS (default 256): memory grows with "
+        "the chunk, not the domain",
+    )  # fmt: skip
+    fl.add_argument(
+        "--chunk-frames", type=int, default=None, metavar="N",
+        help="stream the fill in chunks of N frames (default 48)",
     )  # fmt: skip
     fl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     fl.set_defaults(func=_cmd_fill)

@@ -302,21 +302,26 @@ def _fill(arch: xr.Dataset, name: str, *, method, checkpoint, device, progress, 
         arch[["sst"]], method=method, checkpoint=checkpoint, variable="sst", device=device,
         progress=progress, land=arch["land"],
     )  # fmt: skip
-    mq = arch.attrs.get("min_quality")
-    bias = "no"
-    if str(arch.attrs.get("bias_applied", "no")).startswith("yes"):
-        bias = "yes: reconstructed values estimate SST minus sses_bias; observed values are as "
-        bias += "in the input (subtract sses_bias from them)"
-    extra = {
-        "unisst_min_quality": np.int32(mq) if mq is not None else "none: no quality_level",
-        "unisst_apply_bias": bias,
-        "unisst_land_mask": str(arch.attrs.get("land_mask_source", "")),
-    }
+    extra = archive_attributes(arch)
     return _Filled(
         name, res["sst"].values, res["sst_filled_mask"].values.astype(bool),
         arch["land"].values.astype(bool), res.get_index("time").as_unit("ns"), method,
         str(res.attrs["unisst_checkpoint_sha256"]), history, extra,
     )  # fmt: skip
+
+
+def archive_attributes(arch: xr.Dataset) -> dict:
+    """The global attributes a filled file gets about how the archive was read."""
+    mq = arch.attrs.get("min_quality")
+    bias = "no"
+    if str(arch.attrs.get("bias_applied", "no")).startswith("yes"):
+        bias = "yes: reconstructed values estimate SST minus sses_bias; observed values are as "
+        bias += "in the input (subtract sses_bias from them)"
+    return {
+        "unisst_min_quality": np.int32(mq) if mq is not None else "none: no quality_level",
+        "unisst_apply_bias": bias,
+        "unisst_land_mask": str(arch.attrs.get("land_mask_source", "")),
+    }
 
 
 def _default_history(method: str, arch: xr.Dataset) -> str:

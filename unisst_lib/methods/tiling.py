@@ -136,6 +136,8 @@ def predict_tiles(
     *,
     tile_overlap: int,
     batch_size: int,
+    tile_starts: tuple[list[int], list[int]] | None = None,
+    domain_hw: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The generator's values for one time window (T', H, W), and their blending weights.
 
@@ -146,15 +148,19 @@ def predict_tiles(
     ``model`` is the dict of :func:`unisst_lib.methods.fill.load_model`; ``guess``
     (T', H, W, input units, NaN where undefined) is a first guess from a longer record
     for a ``first_guess="record"`` model, normalised with each tile.
+
+    ``x`` may be a part of a larger domain (the streamed fill): ``tile_starts`` are then
+    the (rows, columns) where the domain's tiles start in ``x`` and ``domain_hw`` the
+    domain's size, which decides where tiles are blended (default: ``x`` is the domain).
     """
-    ys, xs = (
+    ys, xs = tile_starts or (
         starts(x.shape[1], TILE_SIZE, tile_overlap),
         starts(x.shape[2], TILE_SIZE, tile_overlap),
     )
     items = [
         it for y0 in ys for x0 in xs if (it := _tile(model, x, missing, y0, x0, guess)) is not None
     ]
-    w2 = _tile_weight(x.shape[1:], tile_overlap)
+    w2 = _tile_weight(domain_hw or x.shape[1:], tile_overlap)
     pred = np.zeros(x.shape)
     wsum = np.zeros(x.shape)
     gen, dev = model["generator"], model["device"]
