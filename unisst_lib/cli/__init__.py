@@ -24,6 +24,7 @@ from unisst_lib.cli.notebook_commands import (
     _add_notebook_commands,
 )
 from unisst_lib.core.errors import UnisstError
+from unisst_lib.core.malloc import tune_allocator
 
 log = logging.getLogger("unisst")
 
@@ -60,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("papermill").setLevel(logging.WARNING)
     # copernicusmarine logs through its own handler: not twice through ours too
     logging.getLogger("copernicusmarine").propagate = False
+    tune_allocator()  # PyTorch's CPU buffers reused, not faulted in at every pass
     try:
         return int(args.func(args) or 0)
     except UnisstError as err:

@@ -134,8 +134,10 @@ def fill_archive(
     Notes
     -----
     The archive is read lazily, but the filled SST (float32) and its flag of the
-    whole period and region are held in memory before the files are written: fill
-    a large archive by period or region (a glob per year, a cropped copy).
+    whole period and region are held in memory before the files are written. An
+    archive larger than memory is filled chunk by chunk by
+    :func:`unisst_lib.methods.stream.run.fill_streamed` (``unisst fill … --chunk``,
+    ``--workers N``; the command line switches to it by itself when memory would not do).
     """
     files = resolve_paths(paths)
     out = _check_out_dir(out_dir, files)

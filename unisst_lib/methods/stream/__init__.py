@@ -12,5 +12,6 @@ the number of workers, not on the domain or the record length.
 * :mod:`.block`: one chunk filled, equal to the in-memory fill there (float round-off);
 * :mod:`.store`: the Zarr work store, chunk markers for restarts, the final outputs;
 * :mod:`.execute`: running the tasks (synchronous, a local cluster or a scheduler);
-* :mod:`.run`: the whole fill.
+* :mod:`.run`: the whole fill;
+* :mod:`.sizing`: whether an input is too big for the in-memory fill (then the CLI streams).
 """

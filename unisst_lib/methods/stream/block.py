@@ -17,6 +17,7 @@ from functools import lru_cache, partial
 import numpy as np
 import torch
 
+from unisst_lib.core.malloc import tune_allocator
 from unisst_lib.methods.fill import _predict_baseline, load_model
 from unisst_lib.methods.stream.plan import Geometry, Task, series_range, tiles_for, windows_for
 from unisst_lib.methods.stream.source import Source
@@ -50,6 +51,7 @@ def worker_model(checkpoint: str, device: str) -> dict:
 
 def fill_chunk(task: Task, job: Job) -> tuple[np.ndarray, np.ndarray]:
     """The filled values and the reconstructed flag of ``task``'s chunk, (t, y, x) each."""
+    tune_allocator()  # once per worker process (see unisst_lib.core.malloc)
     if job.torch_threads:
         torch.set_num_threads(job.torch_threads)
     g = job.geometry
