@@ -35,6 +35,8 @@ _API = {
     "evaluate_thresholds": "unisst_lib.evaluation.validation:evaluate_thresholds",
     "recover_sequence": "unisst_lib.evaluation.validation:recover_sequence",
     "fill": "unisst_lib.methods.fill:fill",
+    "fill_archive": "unisst_lib.methods.archive_fill:fill_archive",
+    "fill_streamed": "unisst_lib.methods.stream.run:fill_streamed",
     "fill_baseline": "unisst_lib.methods.baselines:fill_baseline",
     "dineof": "unisst_lib.methods.dineof:dineof",
 }

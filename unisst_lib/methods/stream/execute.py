@@ -33,8 +33,9 @@ class ClusterError(UnisstError):
 class Executor:
     """Runs ``fn(item, shared)`` for each item, with one progress bar over the tasks."""
 
-    def __init__(self, client=None) -> None:
+    def __init__(self, client=None, *, own_processes: bool = False) -> None:
         self.client = client
+        self.own_processes = own_processes  # workers are processes this executor started
 
     @property
     def workers(self) -> int:
@@ -107,7 +108,7 @@ def executor(
     )  # fmt: skip
     with cluster, Client(cluster) as client:
         _log_dashboard(client, f"a local cluster of {workers} workers")
-        yield Executor(client)
+        yield Executor(client, own_processes=True)
 
 
 @contextlib.contextmanager
@@ -117,6 +118,11 @@ def _client_of(scheduler, client_cls):
         yield scheduler
         return
     text = os.fspath(scheduler)
+    if text.endswith(".json") and not os.path.isfile(text):  # Client would wait for it forever
+        raise ClusterError(
+            f"the scheduler file {text} does not exist: give the file your cluster's scheduler "
+            "wrote (dask scheduler --scheduler-file PATH), or its address (tcp://host:8786)"
+        )
     kwargs = {"scheduler_file": text} if text.endswith(".json") else {"address": text}
     try:
         client = client_cls(timeout="20s", **kwargs)

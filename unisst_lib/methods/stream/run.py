@@ -149,6 +149,9 @@ def fill_streamed(
     targets = _archive_targets(run, all_days) if kind == "archive" else []
     if _complete(run, targets):
         log.info("%s: already filled by this very fill (%s); nothing to do", final, run.run_id)
+        work = WorkStore(_work_path(run), src.name)
+        if work.run_id() == run.run_id:  # stopped between the last output and the clean-up
+            work.remove()
         return [t.path for t in targets] if targets else [final]
     _check_existing(run, targets, overwrite=overwrite)
     if method != "unisst" and (geom.height > chunk or geom.width > chunk):
@@ -218,7 +221,9 @@ def _execute(run: _Run, ex, targets, *, progress: bool) -> list[Path]:
     job = Job(
         run.src, land, mean, run.geom, run.method, run.checkpoint, run.device, run.batch_size,
         context=int(((run.plan.model or {}).get("archive") or {}).get("guess_context", 0)),
-        torch_threads=max(1, (os.cpu_count() or 1) // ex.workers) if ex.client else 0,
+        # the cores of this machine shared among the local cluster's worker processes; a
+        # user's cluster (or an in-process one) keeps its own torch threads
+        torch_threads=max(1, (os.cpu_count() or 1) // ex.workers) if ex.own_processes else 0,
     )  # fmt: skip
     ex.map(_fill_and_write, todo, (job, work), progress=progress, desc=f"fill ({run.method})")
     return _finish(run, work, targets, land, ex, progress=progress)

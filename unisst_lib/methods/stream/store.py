@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,9 @@ class WorkStore:
 
     def finish_as(self, final: Path) -> None:
         """Move the store to ``final`` (a finished Zarr output) and drop the markers."""
+        with warnings.catch_warnings():  # zarr 3: consolidated metadata is not in its spec yet
+            warnings.simplefilter("ignore")
+            zarr.consolidate_metadata(str(self.path))  # xr.open_zarr(final) then opens quietly
         if final.exists():
             shutil.rmtree(final)
         os.replace(self.path, final)
