@@ -316,3 +316,35 @@ def test_fast_generator_size_knobs():
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_factorised_conv_on_one_cpu_thread_is_the_same_convolution():
+    # one CPU thread takes the 1x1x3 route over (N, C, H, W, T); it must be the same
+    # 3x1x1 convolution in time, zero-padded at the sequence ends, with the same gradient
+    from unisst_lib.models.layers import FactorisedConv3d
+
+    torch.manual_seed(0)
+    layer = FactorisedConv3d(3, 5)
+    x = torch.randn(2, 3, 6, 7, 9, requires_grad=True)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = layer(x)
+        (g_one,) = torch.autograd.grad(one.square().sum(), x)
+    finally:
+        torch.set_num_threads(threads)
+    mid = nn.functional.silu(layer.spatial(x))
+    ref = nn.functional.conv3d(mid, layer.temporal.weight, layer.temporal.bias, padding=(1, 0, 0))
+    (g_ref,) = torch.autograd.grad(ref.square().sum(), x)
+    assert one.shape == (2, 5, 6, 7, 9)
+    torch.testing.assert_close(one, ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_one, g_ref, rtol=1e-4, atol=1e-5)
+    # the first frame sees only frames 0 and 1 (zero padding): a change at frame 3 leaves it
+    x2 = x.detach().clone()
+    x2[:, :, 3] += 10.0
+    torch.set_num_threads(1)
+    try:
+        changed = layer(x2) - layer(x.detach())
+    finally:
+        torch.set_num_threads(threads)
+    assert changed[:, :, :2].abs().max() == 0 and changed[:, :, 2:5].abs().max() > 0

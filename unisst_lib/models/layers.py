@@ -88,4 +88,17 @@ class FactorisedConv3d(nn.Module):
         self.temporal = nn.Conv3d(out_channels, out_channels, (3, 1, 1), padding=(1, 0, 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.temporal(F.silu(self.spatial(x)))
+        return self._temporal(F.silu(self.spatial(x)))
+
+    def _temporal(self, x: torch.Tensor) -> torch.Tensor:
+        """The 3×1×1 convolution, on one CPU thread as a 1×1×3 one over (N, C, H, W, T).
+
+        On one CPU thread and a batch under 16, PyTorch runs a kernel whose last two
+        sizes are 1 with its slow reference convolution instead of oneDNN (5.7× slower
+        than on two threads here; 2× slower than this route). Equal to float round-off.
+        """
+        if x.device.type != "cpu" or torch.get_num_threads() > 1 or x.shape[0] >= 16:
+            return self.temporal(x)
+        w = self.temporal.weight.permute(0, 1, 3, 4, 2)  # (C_out, C_in, 1, 1, 3)
+        y = F.conv3d(x.permute(0, 1, 3, 4, 2), w, self.temporal.bias, padding=(0, 0, 1))
+        return y.permute(0, 1, 4, 2, 3)  # (N, C, T, H, W)

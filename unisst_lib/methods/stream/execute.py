@@ -77,7 +77,7 @@ class Executor:
 
 @contextlib.contextmanager
 def executor(
-    *, workers: int | None = None, scheduler=None, threads_per_worker: int = 1
+    *, workers: int | None = None, scheduler=None, processes: bool = True
 ) -> Iterator[Executor]:
     """The :class:`Executor` of ``workers`` (a local cluster) or ``scheduler`` (a cluster's)."""
     if workers is not None and scheduler is not None:
@@ -103,12 +103,12 @@ def executor(
     # the cluster's own start/stop messages are not the fill's: warnings only
     logging.getLogger("distributed").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     cluster = LocalCluster(
-        n_workers=int(workers), threads_per_worker=threads_per_worker, processes=True,
+        n_workers=int(workers), threads_per_worker=1, processes=processes,
         dashboard_address=":0", silence_logs=logging.WARNING,
     )  # fmt: skip
     with cluster, Client(cluster) as client:
         _log_dashboard(client, f"a local cluster of {workers} workers")
-        yield Executor(client, own_processes=True)
+        yield Executor(client, own_processes=processes)
 
 
 @contextlib.contextmanager
