@@ -85,13 +85,15 @@ def _clouds(rng, n: int, cover: float = 0.4) -> np.ndarray:
     return smooth > np.quantile(smooth, 1 - cover)
 
 
-def run_case(src: Path, out: Path, *, workers: int, chunk: int, chunk_frames: int) -> dict:
+def run_case(
+    src: Path, out: Path, *, workers: int, chunk: int, chunk_frames: int, processes: bool
+) -> dict:
     """``unisst fill SRC OUT.zarr`` in a subprocess; wall time and the tree's peak memory."""
     shutil.rmtree(out, ignore_errors=True)  # a finished store of the same fill would be kept
     argv = [sys.executable, "-m", "unisst_lib.cli", "fill", str(src), str(out), "-q",
             "--chunk", str(chunk), "--chunk-frames", str(chunk_frames), "--overwrite"]  # fmt: skip
     if workers >= 1:  # 0: the default run, in the command's own process
-        argv += ["--workers", str(workers)]
+        argv += ["--workers", str(workers)] + (["--worker-processes"] if processes else [])
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     hwm, rss_peak, n_procs = _watch(proc.pid, proc)
@@ -215,6 +217,8 @@ def dineof_cost(data_dir: Path, settings: list[tuple[int, int]]) -> list[dict]:
 
 def summarise(rows: list[dict], *, chunk: int, chunk_frames: int, gpu_tflops: float) -> dict:
     """The goals of issue 16 and the extrapolation to a global daily year."""
+    every = rows
+    rows = [r for r in rows if r["mode"] != "processes"]  # the goals: the default set-up
     by = {(r["size"], r["workers"]): r for r in rows}
     sizes = sorted({r["size"] for r in rows})
     goals = {}
@@ -238,8 +242,10 @@ def summarise(rows: list[dict], *, chunk: int, chunk_frames: int, gpu_tflops: fl
     cores = psutil.cpu_count(logical=True)
     largest = [r for r in rows if r["size"] == max(sizes)]
     core_s = min(r["wall_s"] * cores / r["tile_windows"] for r in largest)
-    # a cluster's workers have a core each: the cost per core of the single-threaded workers
-    single = [r for r in largest if r["workers"] == cores] or largest
+    # a cluster's workers have a core each: the cost per core of worker processes, one per
+    # core here (their largest domain), else of the best run
+    single = [r for r in every if r["mode"] == "processes" and r["workers"] == cores]
+    single = [r for r in single if r["size"] == max(r["size"] for r in single)] or largest
     core_s_single = min(r["wall_s"] * cores / r["tile_windows"] for r in single)
     tw_global, _ = tile_windows(**GLOBAL, chunk=chunk, chunk_frames=chunk_frames)
     flops = gpu_flops_per_tile_window()
@@ -256,12 +262,19 @@ def summarise(rows: list[dict], *, chunk: int, chunk_frames: int, gpu_tflops: fl
     return {"goals": goals, "extrapolation": extrap}
 
 
+def _workers_label(row: dict) -> str:
+    if not row["workers"]:
+        return "none (default)"
+    return f"{row['workers']} ({row['mode']})"
+
+
 def render(result: dict) -> str:
     meta, ex = result["meta"], result["summary"]["extrapolation"]
     lines = [
         "# unisst fill, streamed: peak memory and throughput by domain and workers",
         "",
-        f"- command: `{meta['command']}`",
+        "- commands (in order; the rows of earlier ones are kept): "
+        + "; ".join(f"`{c}`" for c in meta.get("commands", [meta["command"]])),
         f"- date: {meta['date']}; machine: {meta['machine']}, {psutil.cpu_count()} CPU cores",
         f"- input: synthetic 6-hourly SST, {result['frames']} frames, int16 packed, about 40 % "
         f"cloud; output a Zarr store; chunks {result['chunk']}² pixels × "
@@ -277,7 +290,7 @@ def render(result: dict) -> str:
     for r in result["rows"]:
         rate = r["size"] ** 2 * result["frames"] / r["wall_s"] / 1e6
         lines.append(
-            f"| {r['size']}² | {r['workers'] or 'none (default)'} | {r['wall_s']:.0f} | "
+            f"| {r['size']}² | {_workers_label(r)} | {r['wall_s']:.0f} | "
             f"{rate:.2f} | "
             f"{r['tree_hwm_sum_mb']:.0f} | {r['tree_rss_peak_mb']:.0f} | {r['processes']} | "
             f"{r['tile_windows']} / {r['tile_windows_in_memory']} |"
@@ -348,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument("--fresh", action="store_true", help="redo cases already in the results")
     p.add_argument(
+        "--worker-processes",
+        action="store_true",
+        help="workers as processes (`unisst fill --worker-processes`), not threads",
+    )
+    p.add_argument(
         "--dineof-data",
         type=Path,
         default=None,
@@ -359,33 +377,42 @@ def main(argv: list[str] | None = None) -> int:
     same = ("frames", "chunk", "chunk_frames")
     old = json.loads(res_path.read_text()) if res_path.is_file() and not args.fresh else {}
     keep = old.get("rows", []) if all(old.get(k) == getattr(args, k) for k in same) else []
-    rows = {(r["size"], r["workers"]): r for r in keep}
+    rows = {(r["size"], r["workers"], r["mode"]): r for r in keep}
+    mode = "processes" if args.worker_processes else "threads"
     for n in args.sizes:
         src = make_input(args.dir / f"scale_{n}_{args.frames}.nc", n, args.frames)
         for w in args.workers:
-            if (n, w) in rows:
+            key = (n, w, mode if w else "threads")
+            if key in rows:
                 continue
             out = args.dir / f"scale_{n}_w{w}.zarr"
-            row = run_case(src, out, workers=w, chunk=args.chunk, chunk_frames=args.chunk_frames)
-            row["size"], row["workers"] = n, w
+            row = run_case(src, out, workers=w, chunk=args.chunk, chunk_frames=args.chunk_frames,
+                           processes=args.worker_processes)  # fmt: skip
+            row["size"], row["workers"], row["mode"] = key
             row["tile_windows"], row["tile_windows_in_memory"] = tile_windows(
                 n, n, args.frames, chunk=args.chunk, chunk_frames=args.chunk_frames
             )
-            rows[(n, w)] = row
+            rows[key] = row
             print(json.dumps(row), flush=True)
-            _save(args, rows, res_path)
+            _save(args, rows, res_path, old=old)
     dineof = old.get("dineof") if not args.fresh else None
     if args.dineof_data is not None:
         dineof = dineof_cost(args.dineof_data, [(48, 16), (32, 16), (32, 8)])
-    result = _save(args, rows, res_path, dineof)
+    result = _save(args, rows, res_path, dineof, old=old if keep else None)
     print(render(result))
     return 0
 
 
-def _save(args, rows: dict, res_path: Path, dineof: list | None = None) -> dict:
-    ordered = [rows[k] for k in sorted(rows)]
+def _save(args, rows: dict, res_path: Path, dineof: list | None = None, old=None) -> dict:
+    meta = run_meta("benchmarks/fill_scale.py", sys.argv[1:])
+    # the rows kept from earlier runs keep their commands: every run that made the file
+    old_meta = (old or {}).get("meta", {})
+    earlier = old_meta.get("commands") or ([old_meta["command"]] if "command" in old_meta else [])
+    earlier = [c for c in earlier if c != meta["command"]]
+    meta["commands"] = [*earlier, meta["command"]]
+    ordered = [rows[k] for k in sorted(rows, key=lambda k: (k[2] == "processes", k[0], k[1]))]
     result = {
-        "meta": run_meta("benchmarks/fill_scale.py", sys.argv[1:]),
+        "meta": meta,
         "frames": args.frames, "chunk": args.chunk, "chunk_frames": args.chunk_frames,
         "rows": ordered,
         "summary": summarise(ordered, chunk=args.chunk, chunk_frames=args.chunk_frames,

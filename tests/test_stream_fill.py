@@ -713,3 +713,10 @@ def test_in_memory_bytes_and_too_big_for_memory(small, archive, monkeypatch):
     assert not sizing.too_big_for_memory([str(src)], archive=False)
     free(2 * need - 1)
     assert sizing.too_big_for_memory([str(src)], archive=False)
+
+
+def test_unknown_method_is_refused(small, tmp_path):
+    src, _ = small
+    with pytest.raises(UnisstError, match="unknown method 'kriging': use one of unisst, dineof"):
+        fill_streamed(src, tmp_path / "o.zarr", archive=False, method="kriging")
+    assert sorted(tmp_path.iterdir()) == [src]

@@ -122,6 +122,8 @@ def _streamed(args: argparse.Namespace, archive: bool) -> bool:
 
 def _fill_streamed(args: argparse.Namespace, archive: bool) -> int:
     """The streamed fill: chunk by chunk, on this machine or a dask cluster."""
+    if args.worker_processes and args.workers is None:
+        raise UnisstError("--worker-processes belongs to --workers N (a local dask cluster)")
     from unisst_lib.methods.stream.run import (
         DEFAULT_CHUNK,
         DEFAULT_CHUNK_FRAMES,
@@ -152,6 +154,7 @@ def _fill_streamed(args: argparse.Namespace, archive: bool) -> int:
         chunk_frames=DEFAULT_CHUNK_FRAMES if args.chunk_frames is None else args.chunk_frames,
         workers=args.workers,
         scheduler=args.scheduler,
+        processes=args.worker_processes,
         progress=not args.quiet,
         history=args.history,
     )
@@ -244,7 +247,9 @@ def _add_fill_command(sub) -> None:
         description="Fill the gaps of one netCDF file (OUTPUT: a CF netCDF file), or of an "
         "archive of L3 files: a folder, a quoted glob ('sst/2018*.nc'), several files or an "
         "L3 file with quality_level (OUTPUT: a folder; each input file gets a filled copy "
-        "there, under its name and in its own layout, with <sst>_filled_mask).",
+        "there, under its name and in its own layout, with <sst>_filled_mask). OUTPUT ending in "
+        ".zarr: one Zarr store. Inputs too big for memory (or with --workers, --scheduler, "
+        "--chunk) are filled chunk by chunk, restartably: re-run the same command to resume.",
     )
     fl.add_argument("input", nargs="+", help="netCDF file, folder, quoted glob or several files")
     fl.add_argument("output", help="netCDF file to write (a folder for an archive)")
@@ -305,7 +310,11 @@ def _add_fill_command(sub) -> None:
     )  # fmt: skip
     fl.add_argument(
         "--workers", type=int, default=None, metavar="N",
-        help="stream the fill on a local dask cluster of N worker processes",
+        help="stream the fill on a local dask cluster of N workers (threads of this process)",
+    )  # fmt: skip
+    fl.add_argument(
+        "--worker-processes", action="store_true",
+        help="--workers: worker processes, each with its share of the cores, instead of threads",
     )  # fmt: skip
     fl.add_argument(
         "--scheduler", default=None, metavar="ADDRESS",

@@ -3,7 +3,8 @@
 :func:`executor` gives the :class:`Executor` of ``workers`` / ``scheduler``: none of
 them runs the tasks one after the other in this process (the default: no cluster,
 the model's threads use the cores); ``workers=N`` starts a
-:class:`distributed.LocalCluster` of N single-threaded workers; ``scheduler`` (an
+:class:`distributed.LocalCluster` of N single-threaded workers (threads of this process,
+or with ``processes=True`` processes); ``scheduler`` (an
 address such as ``tcp://10.0.0.5:8786``, a ``scheduler.json`` file, or a
 :class:`distributed.Client`) uses a cluster the user already runs (dask-jobqueue,
 Kubernetes, …). Whatever the tasks share (the input, land, the model's path) is sent
@@ -77,7 +78,7 @@ class Executor:
 
 @contextlib.contextmanager
 def executor(
-    *, workers: int | None = None, scheduler=None, processes: bool = True
+    *, workers: int | None = None, scheduler=None, processes: bool = False
 ) -> Iterator[Executor]:
     """The :class:`Executor` of ``workers`` (a local cluster) or ``scheduler`` (a cluster's)."""
     if workers is not None and scheduler is not None:

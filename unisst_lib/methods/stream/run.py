@@ -29,7 +29,7 @@ from unisst_lib.core.errors import UnisstError
 from unisst_lib.core.paths import atomic_path
 from unisst_lib.data.archive import resolve_paths
 from unisst_lib.methods import archive_fill as af
-from unisst_lib.methods.fill import _plan, default_checkpoint
+from unisst_lib.methods.fill import METHODS, FillError, _plan, default_checkpoint
 from unisst_lib.methods.fill_output import global_attributes, output_dataset, to_input_layout
 from unisst_lib.methods.stream.block import Job, fill_chunk
 from unisst_lib.methods.stream.execute import executor
@@ -77,7 +77,7 @@ def fill_streamed(
     batch_size: int | None = None,
     workers: int | None = None,
     scheduler=None,
-    processes: bool = True,
+    processes: bool = False,
     progress: bool = False,
     history: str | None = None,
 ) -> list[Path]:
@@ -109,12 +109,14 @@ def fill_streamed(
         Tiles given to the model at once (default: 2 on the CPU, 64 on a GPU, where a
         chunk's tiles are batched on the device).
     workers, scheduler
-        A local dask cluster of ``workers`` processes, or an existing cluster (address,
+        A local dask cluster of ``workers`` workers, or an existing cluster (address,
         scheduler file or :class:`distributed.Client`); default: in this process, where
         PyTorch uses every core.
     processes
-        ``workers``: worker processes, each with its share of the cores for PyTorch (dask's
-        usual set-up); False: threads of this process (less memory: one copy of PyTorch).
+        ``workers``: worker processes, each with its share of the cores for PyTorch. By
+        default the workers are threads of this process: PyTorch releases the GIL, one
+        copy of it and of the model serves them all (measured here: faster and about half
+        the memory of worker processes, ``benchmarks/fill_scale.md``).
     progress, history
         A progress bar over the tasks; the line added to ``history``.
 
@@ -123,6 +125,8 @@ def fill_streamed(
     list of Path
         The Zarr store, the netCDF file, or the archive's files.
     """
+    if method not in METHODS:
+        raise FillError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     files = resolve_paths(paths)
     kind = "zarr" if str(output).rstrip("/").endswith(".zarr") else ("archive" if archive else "nc")
     final = Path(os.path.expanduser(os.fspath(output)))

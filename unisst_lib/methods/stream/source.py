@@ -57,7 +57,7 @@ class Source:
         """
         frames = np.asarray(frames)
         h, w = len(range(*ys.indices(self.shape[1]))), len(range(*xs.indices(self.shape[2])))
-        x = np.full((len(frames), h, w), np.nan, dtype=self.sst.dtype)
+        x = np.full((len(frames), h, w), np.nan, dtype=self.dtype)
         missing = np.ones(x.shape, bool)
         idx = self.frame_of[frames]
         have = idx >= 0
