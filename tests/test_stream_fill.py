@@ -720,3 +720,12 @@ def test_unknown_method_is_refused(small, tmp_path):
     with pytest.raises(UnisstError, match="unknown method 'kriging': use one of unisst, dineof"):
         fill_streamed(src, tmp_path / "o.zarr", archive=False, method="kriging")
     assert sorted(tmp_path.iterdir()) == [src]
+
+
+def test_cli_worker_processes_belongs_to_workers(small, tmp_path, capsys):
+    src, _ = small
+    out = tmp_path / "out.zarr"
+    code = main(["fill", str(src), str(out), "--method", "interp", "--worker-processes", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--worker-processes belongs to --workers N" in err
+    assert not out.exists()
