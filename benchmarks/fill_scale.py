@@ -145,10 +145,11 @@ def tile_windows(height: int, width: int, frames: int, *, chunk: int, chunk_fram
     """(tile-windows the streamed fill runs, those the in-memory fill runs) on a domain."""
     g = Geometry(frames=frames, height=height, width=width, window=window, overlap=overlap,
                  chunk=chunk, chunk_frames=chunk_frames)  # fmt: skip
-    ty = {(t.y0, t.y1): len(tiles_for(height, 64, 16, t.y0, t.y1)) for t in tasks(g)}
-    tx = {(t.x0, t.x1): len(tiles_for(width, 64, 16, t.x0, t.x1)) for t in tasks(g)}
-    tw = {(t.t0, t.t1): len(windows_for(frames, window, overlap, t.t0, t.t1)) for t in tasks(g)}
-    streamed = sum(tw[(t.t0, t.t1)] * ty[(t.y0, t.y1)] * tx[(t.x0, t.x1)] for t in tasks(g))
+    chunks = tasks(g)
+    ty = {(t.y0, t.y1): len(tiles_for(height, 64, 16, t.y0, t.y1)) for t in chunks}
+    tx = {(t.x0, t.x1): len(tiles_for(width, 64, 16, t.x0, t.x1)) for t in chunks}
+    tw = {(t.t0, t.t1): len(windows_for(frames, window, overlap, t.t0, t.t1)) for t in chunks}
+    streamed = sum(tw[(t.t0, t.t1)] * ty[(t.y0, t.y1)] * tx[(t.x0, t.x1)] for t in chunks)
     whole = (
         len(windows_for(frames, window, overlap, 0, frames))
         * len(tiles_for(height, 64, 16, 0, height))

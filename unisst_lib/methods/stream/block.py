@@ -18,11 +18,10 @@ import numpy as np
 import torch
 
 from unisst_lib.core.malloc import tune_allocator
-from unisst_lib.methods.fill import _predict_baseline, load_model
+from unisst_lib.methods.fill import _predict_baseline, _record_guess, load_model
 from unisst_lib.methods.stream.plan import Geometry, Task, series_range, tiles_for, windows_for
 from unisst_lib.methods.stream.source import Source
 from unisst_lib.methods.tiling import predict_tiles, ramp
-from unisst_lib.training.archive_data import interp_in_time
 
 __all__ = ["Job", "fill_chunk", "worker_model"]
 
@@ -90,7 +89,13 @@ def _fill_series_chunk(task: Task, job: Job, phase: int, j0: int, j1: int):
         if not needed[a - j0 : b - j0].any():
             continue  # no gap of the chunk in this window: it changes nothing here
         xw, mw = src.read(frames[s:e], *ext, job.land)
-        guess = _record_guess(src, frames, s, e, ext, job) if job.context else None
+        guess = None
+        if job.context:  # the in-memory fill's first guess, read on the chunk's extent
+
+            def read(a: int, b: int, ext=ext):
+                return src.read(frames[a:b], *ext, job.land)
+
+            guess = _record_guess(read, n, job.context, s, e)
         pred, wgt = predict(xw, mw, guess)
         pred, wgt = pred[(slice(None), *inner)], wgt[(slice(None), *inner)]
         wt = w_t[: e - s, None, None] * wgt
@@ -123,12 +128,3 @@ def _extent_and_predictor(task: Task, job: Job):
         domain_hw=(g.height, g.width),
     )
     return (ys, xs), predict
-
-
-def _record_guess(src: Source, frames, s: int, e: int, ext, job: Job) -> np.ndarray:
-    """The window's first guess from ``context`` frames either side (as the in-memory fill)."""
-    n = len(frames)
-    t0, t1 = max(0, s - job.context), min(n, e + job.context)
-    x, missing = src.read(frames[t0:t1], *ext, job.land)
-    filled, defined = interp_in_time(np.where(missing, np.nan, x))
-    return np.where(defined, filled, np.nan)[s - t0 : e - t0]
