@@ -262,7 +262,7 @@ def _template(run: _Run):
         src.original.attrs, method=run.method, checkpoint_sha256=run.sha, history=run.history
     )
     attrs[RUN_ATTR] = run.run_id
-    return template_dataset(src.name, da, src.times, run.geom, src.dtype, attrs)
+    return template_dataset(src.name, da, src.times, run.geom, src.dtype, attrs, method=run.method)
 
 
 def _complete(run: _Run, targets) -> bool:

@@ -30,6 +30,7 @@ import zarr
 import unisst_lib
 from unisst_lib.core.errors import UnisstError
 from unisst_lib.core.paths import atomic_path
+from unisst_lib.methods.fill_output import flag_variable
 from unisst_lib.methods.stream.plan import Geometry, Task
 
 __all__ = ["StoreError", "WorkStore", "fingerprint", "input_files_record"]
@@ -139,7 +140,7 @@ class WorkStore:
 
 
 def template_dataset(name: str, da: xr.DataArray, times: pd.DatetimeIndex, geom: Geometry,
-                     dtype, attrs: dict) -> xr.Dataset:  # fmt: skip
+                     dtype, attrs: dict, *, method: str) -> xr.Dataset:  # fmt: skip
     """The store's variables (lazy zeros) on (time, latitude, longitude), CF attributes."""
     import dask.array as dsa
 
@@ -155,13 +156,7 @@ def template_dataset(name: str, da: xr.DataArray, times: pd.DatetimeIndex, geom:
         ("time", "latitude", "longitude"), dsa.zeros(shape, dtype=dtype, chunks=chunks), var_attrs
     )
     values.encoding = {"_FillValue": np.nan}
-    flag = xr.Variable(
-        ("time", "latitude", "longitude"),
-        dsa.zeros(shape, dtype=np.int8, chunks=chunks),
-        {
-            "long_name": f"1 where {name} was reconstructed by unisst fill",
-            "flag_values": [0, 1],
-            "flag_meanings": "observed_or_land reconstructed",
-        },
-    )
+    dims = ("time", "latitude", "longitude")
+    flag = flag_variable(name, dims, dsa.zeros(shape, dtype=bool, chunks=chunks), method=method)
+    flag.encoding = {}  # the store's own (int8, chunked as the tasks)
     return xr.Dataset({name: values, name + FLAG: flag}, coords=coords, attrs=attrs)
