@@ -36,7 +36,8 @@ def test_paper_configuration():
     m = load_manifest()
     s = m.split_set("paper")
     assert (s.seq_len, s.interval_hours) == (24, 6)
-    assert s.train.phases == (0, 1, 2, 3, 4) and s.val.phases == (5,)
+    assert s.train.phases == (0, 1, 2, 3, 4, 5) and s.val.phases == (0, 3)
+    assert s.train.span == (0.0, 0.8) and s.val.span == (0.82, 1.0)  # a held-out period
     assert m.source_of("paper_train_val").available is False
     assert m.source_of("anfc_train_val").dataset_id == "cmems_mod_glo_phy_anfc_0.083deg_PT1H-m"
     assert m.source_of("reanalysis_test").frequency_hours == 24

@@ -252,3 +252,43 @@ def test_thresholds_given_in_g_m2_get_g_m2_messages():
         check_threshold_gm2(0.07)
     with pytest.raises(ThresholdError, match="not a positive number"):
         check_threshold_gm2(-3)
+
+
+# --------------------------------------------------------- disjoint cloud segments
+def test_cloud_segments_split_the_record_in_time_order():
+    from unisst_lib.data.cloud_splits import cloud_segments
+
+    shares = {"train": 0.7, "val": 0.15, "test": 0.15}
+    # the paper's record: 10800 steps, windows of 24 frames 10 steps apart span 231
+    assert cloud_segments(10800, span=231, fractions=shares) == {
+        "train": (0, 7560),
+        "val": (7560, 9180),
+        "test": (9180, 10800),
+    }
+    # a short record: val and test get 240 steps (ten window starts) each
+    assert cloud_segments(720, span=231, fractions=shares) == {
+        "train": (0, 240),
+        "val": (240, 480),
+        "test": (480, 720),
+    }
+    with pytest.raises(CloudDataError, match="too short for three disjoint segments"):
+        cloud_segments(719, span=231, fractions=shares)
+
+
+def test_a_segmented_sampler_never_leaves_its_segment():
+    lwp = np.zeros((100, 8, 8), dtype=np.float32)
+    s = CloudSampler(lwp, seq_len=3, cloud_interval=2, threshold_kgm2=0.07, segment=(40, 60))
+    assert s.span == 5 and s.n_windows == 16  # starts 40..55: the last window ends at 59
+    rng = np.random.default_rng(0)
+    starts = {s.draw(rng).start for _ in range(400)}
+    assert starts == set(range(40, 56))
+    away = {s.draw(rng, avoid=47).start for _ in range(400)}
+    # at least a span away from 47 and inside the segment: 40..42 and 52..55
+    assert away == {40, 41, 42, 52, 53, 54, 55}
+    assert {s.draw_for_index(i, seed=3).start for i in range(300)} <= set(range(40, 56))
+    with pytest.raises(IndexError, match="outside 40..55"):
+        s.frames(56)
+    with pytest.raises(CloudDataError, match="holds 4 steps but one window spans 5"):
+        CloudSampler(lwp, seq_len=3, cloud_interval=2, threshold_kgm2=0.07, segment=(10, 14))
+    with pytest.raises(CloudDataError, match="not inside the record's 100 steps"):
+        CloudSampler(lwp, seq_len=3, cloud_interval=2, threshold_kgm2=0.07, segment=(90, 101))

@@ -181,17 +181,22 @@ def _write_sst(path, sst: xr.DataArray) -> None:
 def test_from_manifest_reads_the_file(tmp_path):
     pytest.importorskip("unisst_lib.data.io")
     m = load_manifest()
-    sst = _sst(300)
+    sst = _sst(1200)
     _write_sst(tmp_path / m.sst_dataset("twin_train_val").file, sst)
+    # val: phases 0 and 3 of the last 18 % (frames 984..1199): a sequence spans 139 frames
     val = SSTSequences.from_manifest("twin", "val", manifest=m, data_dir=tmp_path)
-    assert val.starts.tolist() == [5, 149]  # phase 5 only
-    np.testing.assert_allclose(val[0].values, sst.values[5:144:6], atol=0.0004)  # int16 packing
+    assert val.starts.tolist() == [1008, 1011]
+    np.testing.assert_allclose(val[0].values, sst.values[1008:1147:6], atol=0.0004)  # int16
+    # train: every phase of the first 80 % (frames 0..959): starts up to 821
     train = SSTSequences.from_manifest(
         "twin", "train", manifest=m, data_dir=tmp_path, preload=False
     )
-    assert train.starts.tolist() == [0, 144, 1, 145, 2, 146, 3, 147, 4, 148]
+    assert train.starts.tolist() == [p + 144 * k for p in range(6) for k in range(6)]
     assert not train.preload
-    np.testing.assert_allclose(train[3].values, sst.values[145:284:6], atol=0.0004)
+    np.testing.assert_allclose(train[7].values, sst.values[145:284:6], atol=0.0004)
+    # the held-out period starts well after the last training frame (863)
+    last_train = max(train.frame_indices(i)[-1] for i in range(len(train)))
+    assert (last_train, min(val.starts)) == (863, 1008)
 
 
 def test_from_manifest_daily_split_set_uses_first_stop(tmp_path):
@@ -445,12 +450,12 @@ def test_fully_occluded_windows_are_redrawn_or_reported():
 def test_make_dataset_from_files(tmp_path):
     pytest.importorskip("unisst_lib.data.io")
     m = load_manifest()
-    _write_sst(tmp_path / m.sst_dataset("twin_train_val").file, _sst(300))
+    _write_sst(tmp_path / m.sst_dataset("twin_train_val").file, _sst(1200))
     with pytest.raises(DataNotFoundError, match="unisst data make --size full"):
         make_dataset("twin", "train", manifest=m, data_dir=tmp_path)
     cloud_path = tmp_path / m.cloud_dataset("twin").file
     cloud_path.parent.mkdir(parents=True)
-    np.save(cloud_path, _clouds(400))
+    np.save(cloud_path, _clouds(800))
     train = make_dataset("twin", "train", manifest=m, data_dir=tmp_path)
     val = make_dataset("twin", "val", manifest=m, data_dir=tmp_path, threshold_gm2=55)
     assert train.mode == "train" and val.mode == "eval"
@@ -458,6 +463,9 @@ def test_make_dataset_from_files(tmp_path):
     assert val.clouds.threshold_kgm2 == pytest.approx(0.055)
     assert train.clouds.cloud_interval == 10
     assert train.std_factor == 3.0 and train.fill_value == 1.0
-    assert len(train) == 10 and len(val) == 2
+    assert len(train) == 36 and len(val) == 2
+    # 800 cloud steps: val and test take 240 each (10 windows of 231 steps), train the rest
+    assert (train.clouds.segment, val.clouds.segment) == ((0, 320), (320, 560))
+    assert all(320 <= val[i]["cloud_start"] <= 329 for i in range(len(val)))
     assert val[0]["y"].shape == (1, 24, 64, 64)
     assert copy.deepcopy(val)[1]["cloud_start"] == val[1]["cloud_start"]

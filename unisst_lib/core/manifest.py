@@ -177,12 +177,25 @@ class L3Product(_Strict):
 
 
 class SplitSelection(_Strict):
-    """Which sequences of a data set make one split."""
+    """Which sequences of a data set make one split.
+
+    ``span`` keeps the sequences lying wholly inside a fraction ``[lo, hi)`` of the
+    data set's time axis: a held-out period, so validation and training frames are
+    never hours apart.
+    """
 
     dataset: str
     phases: tuple[int, ...] = Field(min_length=1)
     first: int = Field(0, ge=0)
     stop: int | None = Field(None, ge=0)
+    span: tuple[float, float] = (0.0, 1.0)
+
+    @model_validator(mode="after")
+    def _span(self) -> SplitSelection:
+        lo, hi = self.span
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"span {list(self.span)} must satisfy 0 <= lo < hi <= 1")
+        return self
 
 
 class SplitSet(_Strict):
@@ -219,12 +232,28 @@ class CloudDataset(_Strict):
     expected_shape: tuple[int, int, int]
     min_steps: int = Field(gt=0)
     cloud_interval: int = Field(gt=0, description="cloud steps between successive frames")
+    split_fractions: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15},
+        description="share of the cloud record each split draws from (disjoint segments)",
+    )
     doi: str | None = None
     doi_alternative: str | None = None
     article_id: int | None = None
     article_id_alternative: int | None = None
     file_name: str | None = None
     md5: str | None = None
+
+    @model_validator(mode="after")
+    def _fractions(self) -> CloudDataset:
+        f = self.split_fractions
+        if set(f) != set(SPLIT_NAMES) or any(v <= 0 for v in f.values()):
+            raise ValueError(
+                f"split_fractions must give a positive share to each of {', '.join(SPLIT_NAMES)}, "
+                f"got {f}"
+            )
+        if abs(sum(f.values()) - 1.0) > 1e-9:
+            raise ValueError(f"split_fractions must add up to 1, got {sum(f.values()):g}")
+        return self
 
 
 class Thresholds(_Strict):

@@ -20,6 +20,8 @@ from torch.utils.data import Dataset
 from unisst_lib.core.errors import DataNotFoundError, GridError
 from unisst_lib.core.manifest import Manifest, load_manifest
 from unisst_lib.core.paths import data_dir as resolve_data_dir
+from unisst_lib.data.cloud_splits import cloud_segments
+from unisst_lib.data.io import load_clouds
 from unisst_lib.data.masks import CloudSampler, check_threshold_gm2, gm2_to_kgm2
 from unisst_lib.data.normalise import NormalisationError, normalise
 from unisst_lib.data.sequences import SSTSequences
@@ -226,12 +228,18 @@ def make_dataset(
             "data directory: ./data, or $UNISST_DATA_DIR if set)."
         )
     threshold = m.thresholds.default if threshold_gm2 is None else threshold_gm2
+    n_steps = load_clouds(path, mmap=True).shape[0]
+    span = (seqs.seq_len - 1) * cloud_ds.cloud_interval + 1
+    # Each split draws its clouds from its own segment of the record: no test mask
+    # is ever a training or validation mask.
+    segment = cloud_segments(n_steps, span=span, fractions=cloud_ds.split_fractions)[split]
     sampler = CloudSampler.from_file(
         path,
         seq_len=seqs.seq_len,
         cloud_interval=cloud_ds.cloud_interval,
         threshold_kgm2=gm2_to_kgm2(check_threshold_gm2(threshold)),
         size=seqs.grid,
+        segment=segment,
     )
     if mode is None:
         mode = "train" if split == "train" else "eval"

@@ -342,6 +342,9 @@ class CloudSampler:
         (H, W) of the masks, i.e. the SST grid; default the cloud tile (ny, nx).
         A tile larger than ``size`` is cropped: at a random place in :meth:`draw`,
         at a place drawn from the per-index seed in :meth:`for_index`.
+    segment
+        Cloud steps ``[lo, hi)`` every window lies in (default: the whole record);
+        :func:`unisst_lib.data.cloud_splits.cloud_segments` gives train, val and test disjoint ones.
 
     Raises
     ------
@@ -367,6 +370,7 @@ class CloudSampler:
         cloud_interval: int,
         threshold_kgm2: float,
         size: tuple[int, int] | None = None,
+        segment: tuple[int, int] | None = None,
     ) -> None:
         if not isinstance(lwp, np.ndarray):
             lwp = np.asarray(lwp)
@@ -405,7 +409,8 @@ class CloudSampler:
             )
         self.size = (h, w)
         self.tile = (ny, nx)
-        self.n_windows = n_steps - self.span + 1
+        self.segment = self._check_segment(segment, n_steps)
+        self.n_windows = self.segment[1] - self.segment[0] - self.span + 1
         if (h, w) != (ny, nx):
             log.info("cloud tile %d×%d is cropped to the SST grid %d×%d", ny, nx, h, w)
 
@@ -418,6 +423,7 @@ class CloudSampler:
         cloud_interval: int,
         threshold_kgm2: float,
         size: tuple[int, int] | None = None,
+        segment: tuple[int, int] | None = None,
     ) -> CloudSampler:
         """Memory-map an LWP ``.npy`` file (:func:`unisst_lib.data.io.load_clouds`) and wrap it.
 
@@ -432,6 +438,7 @@ class CloudSampler:
             cloud_interval=cloud_interval,
             threshold_kgm2=threshold_kgm2,
             size=size,
+            segment=segment,
         )
         sampler._path = os.fspath(path)
         return sampler
@@ -449,9 +456,27 @@ class CloudSampler:
 
             self.lwp = load_clouds(self._path, mmap=True)
 
+    def _check_segment(self, segment: tuple[int, int] | None, n_steps: int) -> tuple[int, int]:
+        """The cloud steps ``[lo, hi)`` windows are drawn from (default: all of them)."""
+        if segment is None:
+            return (0, n_steps)
+        lo, hi = int(segment[0]), int(segment[1])
+        if not 0 <= lo < hi <= n_steps:
+            raise CloudDataError(
+                f"cloud segment [{lo}, {hi}) is not inside the record's {n_steps} steps"
+            )
+        if hi - lo < self.span:
+            raise CloudDataError(
+                f"cloud segment [{lo}, {hi}) holds {hi - lo} steps but one window spans "
+                f"{self.span}: give the split a larger share of the cloud record "
+                "(split_fractions in the manifest) or use a longer cloud data set."
+            )
+        return (lo, hi)
+
     def __repr__(self) -> str:
         return (
-            f"CloudSampler(n_steps={self.lwp.shape[0]}, tile={self.tile}, size={self.size}, "
+            f"CloudSampler(n_steps={self.lwp.shape[0]}, segment={list(self.segment)}, "
+            f"tile={self.tile}, size={self.size}, "
             f"seq_len={self.seq_len}, cloud_interval={self.cloud_interval}, "
             f"threshold_kgm2={self.threshold_kgm2:g}, n_windows={self.n_windows})"
         )
@@ -467,11 +492,12 @@ class CloudSampler:
         return self._check_start(start) + self.cloud_interval * np.arange(self.seq_len)
 
     def _check_start(self, start: int) -> int:
-        start = int(start)
-        if not 0 <= start < self.n_windows:
+        start, lo = int(start), self.segment[0]
+        if not lo <= start < lo + self.n_windows:
             raise IndexError(
-                f"cloud window start {start} outside 0..{self.n_windows - 1} "
-                f"({self.lwp.shape[0]} steps, windows span {self.span})"
+                f"cloud window start {start} outside {lo}..{lo + self.n_windows - 1} "
+                f"(segment {list(self.segment)} of {self.lwp.shape[0]} steps, windows span "
+                f"{self.span})"
             )
         return start
 
@@ -497,7 +523,7 @@ class CloudSampler:
             is too short). Training draws its re-occlusion and hiding masks this way.
         """
         if avoid is None:
-            start = int(rng.integers(0, self.n_windows))
+            start = self.segment[0] + int(rng.integers(0, self.n_windows))
         else:
             start = self._start_away_from(int(avoid), rng)
         return CloudWindow(start, *self._random_offset(rng))
@@ -516,7 +542,8 @@ class CloudSampler:
             )
         # Always a 3-element key: SeedSequence([a, b]) equals SeedSequence([a, b, 0]).
         rng = np.random.default_rng([int(seed), int(index), int(attempt)])
-        return CloudWindow(int(rng.integers(0, self.n_windows)), *self._random_offset(rng))
+        start = self.segment[0] + int(rng.integers(0, self.n_windows))
+        return CloudWindow(start, *self._random_offset(rng))
 
     def _start_away_from(self, start: int, rng: np.random.Generator) -> int:
         """A start whose window shares no cloud step range with ``start``'s window.
@@ -524,14 +551,15 @@ class CloudSampler:
         Prefers starts at least ``span`` steps away (no overlap in time at all); if
         the array is too short for that, any other start.
         """
-        start = self._check_start(start)
+        base = self.segment[0]
+        start = self._check_start(start) - base  # counted from the segment's first start
         lo_end = max(0, start - self.span + 1)  # starts in [0, lo_end) end before `start`
         hi_begin = start + self.span  # starts >= hi_begin begin after the window
         n_lo = lo_end
         n_hi = max(0, self.n_windows - hi_begin)
         if n_lo + n_hi > 0:
             k = int(rng.integers(0, n_lo + n_hi))
-            return k if k < n_lo else hi_begin + (k - n_lo)
+            return base + (k if k < n_lo else hi_begin + (k - n_lo))
         if self.n_windows < 2:
             raise CloudDataError(
                 f"the cloud array holds a single window ({self.lwp.shape[0]} steps, windows "
@@ -540,7 +568,7 @@ class CloudSampler:
             )
         log.debug("cloud array too short for non-overlapping windows; drawing any other start")
         k = int(rng.integers(0, self.n_windows - 1))
-        return k if k < start else k + 1
+        return base + (k if k < start else k + 1)
 
     # -- masks --------------------------------------------------------------
     def mask(self, where: CloudWindow) -> np.ndarray:

@@ -14,6 +14,7 @@ in :mod:`unisst_lib.data.dataset`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 
@@ -118,6 +119,22 @@ def sequence_starts(
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+def _starts_within(
+    starts: np.ndarray, span: tuple[float, float], n_frames: int, last_offset: int
+) -> np.ndarray:
+    """The starts whose whole sequence lies in the fraction ``span`` of the time axis.
+
+    >>> _starts_within(np.array([0, 10, 20, 30]), (0.2, 0.8), 50, 5).tolist()
+    [10, 20]
+    """
+    lo, hi = float(span[0]), float(span[1])
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"span {list(span)} must satisfy 0 <= lo < hi <= 1")
+    first, end = math.ceil(lo * n_frames), math.floor(hi * n_frames)  # frames [first, end)
+    keep = (starts >= first) & (starts + last_offset < end)
+    return starts[keep]
+
+
 class SSTSequences:
     """Indexable SST sequences of a split (no torch).
 
@@ -135,6 +152,9 @@ class SSTSequences:
         Phases used, numbered phase-major (see :func:`sequence_starts`).
     first, stop
         The split takes sequences ``[first:stop]`` of that list (``stop=None``: to the end).
+    span
+        Only sequences lying wholly in this fraction ``[lo, hi)`` of the time axis (a
+        held-out period); applied before ``first``/``stop``.
     preload
         Read the whole array into memory once as float32 (fast random access for
         training); ``False`` reads each sequence from the (lazy) array when asked.
@@ -169,6 +189,7 @@ class SSTSequences:
         phases: Sequence[int],
         first: int = 0,
         stop: int | None = None,
+        span: tuple[float, float] = (0.0, 1.0),
         preload: bool = True,
         min_size: int = MIN_GRID,
     ) -> None:
@@ -190,12 +211,14 @@ class SSTSequences:
         self.seq_len = int(seq_len)
         self.interval_frames = int(interval_frames)
         self.phases = tuple(int(p) for p in phases)
+        self.last_offset = (self.seq_len - 1) * self.interval_frames
         all_starts = sequence_starts(
             sst.sizes["time"],
             seq_len=self.seq_len,
             interval_frames=interval_frames,
             phases=self.phases,
         )
+        all_starts = _starts_within(all_starts, span, sst.sizes["time"], self.last_offset)
         if first < 0 or (stop is not None and stop < first):
             raise ValueError(f"need 0 <= first <= stop, got first={first}, stop={stop}")
         if stop is not None and stop > len(all_starts):
@@ -276,6 +299,7 @@ class SSTSequences:
             phases=sel.phases,
             first=sel.first,
             stop=sel.stop,
+            span=sel.span,
             preload=preload,
         )
 
