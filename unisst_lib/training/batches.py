@@ -80,7 +80,7 @@ class StepBatches:
             item["hide"] = torch.from_numpy(hide.astype(np.float32))[None]
             if getattr(self.ds, "interp", None) is not None:  # a first guess from the record
                 # made without the pixels hidden from G, which the self-supervised term scores
-                hidden = hide if self.cfg.loss.self_supervised_weight > 0 else None
+                hidden = hide if self.cfg.hides_observed else None
                 g = self.ds.guess(item["window"], item["mean"], item["std"], hide=hidden)
                 item["guess"] = torch.from_numpy(g)[None]
             if self.cfg.data.augment:

@@ -190,6 +190,8 @@ def training_state(
         "config": to_dict(cfg),
         "step": run.step,
         "best_holdout_rmse_c": run.best_holdout_rmse_c,
+        "selection_metric": cfg.selection_metric,
+        "stale_evals": run.stale_evals,
         "models": {
             "generator": models.generator.state_dict(),
             "image_d": models.image_d.state_dict(),

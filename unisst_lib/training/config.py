@@ -136,11 +136,14 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     collapse_patience: int = 200  # critic updates with a ~0 loss before stopping
+    patience: int = 0  # evaluations without a new best before stopping early (0: never)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.patience < 0:
+            raise ValueError(f"patience must be >= 0 (0: never stop early), got {self.patience}")
         if self.optim.d_steps_per_g < 1:
             raise ValueError("optim.d_steps_per_g must be >= 1")
         lc = self.loss
@@ -154,6 +157,29 @@ class TrainConfig:
     def adversarial(self) -> bool:
         """Whether the critics are trained (``loss.adversarial_weight > 0``)."""
         return self.loss.adversarial_weight > 0
+
+    @property
+    def oracle(self) -> bool:
+        """Whether the run trains on the truth under the clouds (a benchmark bound, not UNISST)."""
+        return self.loss.supervised_weight > 0
+
+    @property
+    def hides_observed(self) -> bool:
+        """Whether G's input hides a further cloud-shaped part of the observed pixels.
+
+        The self-supervised term scores G there; an oracle gets the same input as the
+        hybrid it bounds, so that the two solve the same problem.
+        """
+        return self.loss.self_supervised_weight > 0 or self.oracle
+
+    @property
+    def selection_metric(self) -> str:
+        """The validation error ``best.pt`` minimises.
+
+        UNISST: the error on withheld *observed* pixels (no truth). Only an oracle,
+        which trains on the truth anyway, is selected on the truth under the clouds.
+        """
+        return "rmse_occluded_c" if self.oracle else "holdout_rmse_c"
 
     @property
     def critic_steps(self) -> int:

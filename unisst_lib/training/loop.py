@@ -8,7 +8,10 @@ every ``eval_every`` steps, and :func:`_agreed_digest` at the end.
 
 Model selection needs no truth either: ``best`` is the checkpoint with the
 lowest error on withheld *observed* pixels of the validation set. Truth-based
-MAE/RMSE on the twin are logged for evaluation only and never steer training.
+MAE/RMSE on the twin are logged for evaluation only and never steer training
+(only an oracle, ``loss.supervised_weight > 0``, is selected on the truth:
+:attr:`TrainConfig.selection_metric`). ``patience`` stops a run after that many
+evaluations without a new best.
 
 With ``data.archive`` (or ``train(data=...)``) the run learns from a cloudy
 archive itself (:mod:`unisst_lib.training.archive_data`): windows of its own
@@ -232,6 +235,7 @@ def _setup(
         ckpt = load_checkpoint(latest, map_location=device)
         check_compatible(ckpt, cfg, latest)
         state.step, state.best_holdout_rmse_c = restore_training_state(ckpt, models)
+        state.stale_evals = int(ckpt.get("stale_evals", 0))
         log.info("resuming %s from step %d", out, state.step)
     if dist_info.main:
         for name in ("train_log.csv", "val_log.csv"):
@@ -396,6 +400,13 @@ def _run_steps(
             _log_train(run, meter, bar)
         if state.step % cfg.eval_every == 0 or state.step in (cfg.steps, end):
             _evaluate_and_checkpoint(run, on_eval)
+            if cfg.patience and state.stale_evals >= cfg.patience:
+                log.info(
+                    "no better %s for %d evaluations: stopping at step %d (best %.4f °C)",
+                    cfg.selection_metric, state.stale_evals, state.step,
+                    state.best_holdout_rmse_c,
+                )  # fmt: skip
+                break
         elif deadline is not None and time.perf_counter() >= deadline:
             log.warning(
                 "time limit reached at step %d of %d: evaluating and stopping", state.step, end
@@ -440,7 +451,8 @@ def _evaluate_and_checkpoint(
     if run.dist.main:
         ckpt = training_state(cfg, models, state, data_info=run.data_info)
         save_checkpoint(run.latest, ckpt)
-        if state.last_eval and state.last_eval["holdout_rmse_c"] <= state.best_holdout_rmse_c:
+        metric = cfg.selection_metric
+        if state.last_eval and state.last_eval[metric] <= state.best_holdout_rmse_c:
             save_checkpoint(run.out / "checkpoints" / "best.pt", ckpt)
         if on_eval is not None:
             on_eval(state.step, state.last_eval)
@@ -464,9 +476,11 @@ def _validate(run: _Run) -> None:
             autocast=run.bf16,
         )
         state.last_eval = res.as_dict()
-    is_best = state.last_eval["holdout_rmse_c"] < state.best_holdout_rmse_c
+    value = state.last_eval[run.cfg.selection_metric]
+    is_best = value < state.best_holdout_rmse_c
     if is_best:
-        state.best_holdout_rmse_c = state.last_eval["holdout_rmse_c"]
+        state.best_holdout_rmse_c = value
+    state.stale_evals = 0 if is_best else state.stale_evals + 1
     assert run.logs is not None  # the main process logs
     run.logs.write_val(state.step, state.last_eval, best=is_best)
     if "rmse_occluded_c" in state.last_eval:

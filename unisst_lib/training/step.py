@@ -13,9 +13,10 @@ Optionally (``loss.self_supervised_weight > 0``), a further cloud-shaped part of
 the *observed* pixels is hidden from G and its reconstruction is penalised there
 (DINCAE-style) — still without any truth under the real clouds.
 
-``loss.supervised_weight > 0`` trains an *oracle*: G is penalised against the
-truth under the clouds, which only a twin has. It is an upper bound for the
-benchmark, not UNISST; with ``adversarial_weight = 0`` the critics are skipped.
+``loss.supervised_weight > 0`` trains an *oracle*: G gets the hybrid's input (the
+same further pixels hidden) and is penalised against the truth at every pixel
+hidden from it, which only a twin has. It is an upper bound for the benchmark,
+not UNISST; with ``adversarial_weight = 0`` the critics are skipped.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ class RunState:
     """Where a run stands: what a checkpoint records besides the networks."""
 
     step: int = 0  # generator updates done
+    # the best validation value of cfg.selection_metric (the withheld-pixel RMSE for
+    # UNISST; an oracle's truth RMSE)
     best_holdout_rmse_c: float = math.inf
+    stale_evals: int = 0  # evaluations since the last new best (for cfg.patience)
     last_eval: dict[str, float] = field(default_factory=dict)
     quiet_critic_updates: int = 0  # consecutive critic updates with a ~0 loss
 
@@ -129,12 +133,13 @@ class GANStep:
 
     def _forward_g(
         self, y: torch.Tensor, m: torch.Tensor, hide: torch.Tensor, guess: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """G on the observation with extra pixels hidden; returns (G output, x̂, hidden-observed).
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """G on the observation with extra pixels hidden.
 
+        Returns (G output, x̂, hidden-observed or None, every pixel hidden from G).
         ``guess``: the batch's first guess from the record (made without ``hide``), or None.
         """
-        if self.cfg.loss.self_supervised_weight > 0:
+        if self.cfg.hides_observed:
             m_in = torch.clamp(m + hide, max=1.0)
             withheld = hide * (1 - m)
         else:
@@ -145,14 +150,14 @@ class GANStep:
         else:
             g_out = self.models.g_train(g_in, m_in, guess=guess)
         x_hat = torch.where(m.bool(), g_out, y)  # observed pixels kept exactly
-        return g_out, x_hat, withheld
+        return g_out, x_hat, withheld, m_in
 
     def _update_critics(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One critic update: real observations ``y`` vs simulated observations ``ŷ``."""
         lc, models = self.cfg.loss, self.models
         y, m = b["y"], b["mask"]
         with torch.no_grad(), autocast_context(self.device, self.bf16):
-            _, x_hat, _ = self._forward_g(y, m, b["hide"], b.get("guess"))
+            _, x_hat, _, _ = self._forward_g(y, m, b["hide"], b.get("guess"))
             y_fake = occlude(x_hat.float(), b["reocclusion"], self.fill)
         with autocast_context(self.device, self.bf16):
             both = torch.cat([y, y_fake])  # (2B, 1, T, H, W): one critic pass (DDP-safe)
@@ -185,7 +190,7 @@ class GANStep:
         lc, models = self.cfg.loss, self.models
         y, m = b["y"], b["mask"]
         with autocast_context(self.device, self.bf16):
-            g_out, x_hat, withheld = self._forward_g(y, m, b["hide"], b.get("guess"))
+            g_out, x_hat, withheld, m_in = self._forward_g(y, m, b["hide"], b.get("guess"))
             loss_g = torch.zeros((), device=self.device)
             loss_adv = loss_ss = loss_sup = self.nan
             if self.cfg.adversarial:
@@ -195,12 +200,12 @@ class GANStep:
                 loss_adv = lc.image_weight * g_hinge_loss(s_img)
                 loss_adv = loss_adv + lc.video_weight * g_hinge_loss(s_vid)
                 loss_g = loss_g + lc.adversarial_weight * loss_adv
-            if withheld is not None:
+            if withheld is not None and lc.self_supervised_weight > 0:
                 loss_ss = masked_error(g_out.float(), y, withheld, lc.self_supervised_norm)
                 loss_g = loss_g + lc.self_supervised_weight * loss_ss
             if lc.supervised_weight > 0:  # the truth under the clouds: an oracle, not UNISST
                 x = b["x"]
-                under = m * torch.isfinite(x)
+                under = m_in * torch.isfinite(x)  # every pixel hidden from G
                 loss_sup = masked_error(g_out.float(), torch.nan_to_num(x), under, "l1")
                 loss_g = loss_g + lc.supervised_weight * loss_sup
         models.opt_g.zero_grad(set_to_none=True)
