@@ -205,14 +205,21 @@ def test_notebook_runs_headless_without_error(name, tiny_data_dir, work, jupyter
     if name == "03_training":
         m = read_metrics(work / name / "metrics.json")
         assert m["split"] == "val" and m["step"] == 2 and m["threshold_gm2"] == 70.0
-        assert 0 < m["rmse_c"] < 10 and 0 < m["occlusion_rate"] < 1
+        with open(work / "run" / "val_log.csv") as f:
+            last = list(csv.DictReader(f))[-1]  # what training logged at its last evaluation
+        for key, logged in (("rmse_c", "rmse_occluded_c"), ("occlusion_rate", "occlusion_rate")):
+            assert m[key] == pytest.approx(float(last[logged]), rel=1e-12)
+        want = _mean_fill_rmse_by_hand(tiny_data_dir, "val", 2)  # tiny: 2 val sequences
+        assert m["mean_fill_rmse_c"] == pytest.approx(want, rel=1e-6)
         assert (work / "run" / "checkpoints" / "best.pt").is_file()
         # the data's log lines reach the cell output as plain stdout (setup_notebook)
         assert "SST sequences of 24 frames" in "".join(_outputs(out, "stdout"))
         _check_reader_facing_outputs(out)
     if name == "04_visualisation":
         m = read_metrics(work / name / "metrics.json")
-        assert m["split"] == "test" and 0 < m["rmse_c"] < 10 and 0 < m["mae_c"] <= m["rmse_c"]
+        assert m["split"] == "test" and 0 < m["mae_c"] <= m["rmse_c"]
+        want = _mean_fill_rmse_by_hand(tiny_data_dir, "test", 2)  # n_eval = 2
+        assert m["mean_fill_rmse_c"] == pytest.approx(want, rel=1e-6)
         assert (work / name / "sample.png").is_file()
         assert (work / name / "sequence.gif").read_bytes()[:6] in (b"GIF89a", b"GIF87a")
         readme = work / "docs" / "unisst_demo.png"
@@ -315,6 +322,22 @@ def test_benchmark_notebook_without_results_stops_gracefully(tmp_path, jupyter_h
     assert not (tmp_path / "files" / "benchmark.png").exists()
 
 
+def _mean_fill_rmse_by_hand(data_dir: Path, split: str, n: int) -> float:
+    """RMSE (°C) of each of the first ``n`` twin sequences' observed mean on its clouded
+    pixels at 70 g m-2, pooled: numpy on the SST, not the evaluation code."""
+    import numpy as np
+
+    from unisst_lib.data.dataset import make_dataset
+
+    ds = make_dataset("twin", split, threshold_gm2=70.0, mode="eval", data_dir=data_dir)
+    errors = []
+    for i in range(n):
+        sst = np.asarray(ds.sequences[i].values, dtype=np.float64)
+        clouded = ds[i]["mask"][0].numpy() > 0.5
+        errors.append(sst[~clouded].mean() - sst[clouded & np.isfinite(sst)])
+    return float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+
+
 def test_sweep_reports_a_failed_run_and_goes_on(tiny_data_dir, tmp_path, jupyter_home):
     # 5000 g m-2 (5 kg m-2) is no LWP threshold: training fails at once in that folder
     res = sweep(
@@ -327,7 +350,9 @@ def test_sweep_reports_a_failed_run_and_goes_on(tiny_data_dir, tmp_path, jupyter
     ok, bad = res.rows
     assert (ok["threshold_gm2"], bad["threshold_gm2"]) == (70.0, 5000.0)
     assert (ok["status"], ok["split"], ok["from_notebook"]) == ("ok", "test", "04_visualisation")
-    assert 0 < ok["occlusion_rate"] < 1 and 0 < ok["mae_c"] <= ok["rmse_c"] < 10
+    assert 0 < ok["occlusion_rate"] < 1 and 0 < ok["mae_c"] <= ok["rmse_c"]
+    want = _mean_fill_rmse_by_hand(tiny_data_dir, "test", 2)  # 04's n_eval = 2
+    assert ok["mean_fill_rmse_c"] == pytest.approx(want, rel=1e-6)
     assert ok["sample"].endswith("sample.png") and Path(ok["sample"]).is_file()
     assert bad["status"] == "failed in 03_training"
     assert "ThresholdError" in bad["error"] and "In [" in bad["error"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -16,9 +17,9 @@ import torch
 
 from unisst_lib.core.config import ConfigError
 from unisst_lib.core.errors import CorruptFileError, DataNotFoundError
-from unisst_lib.data.dataset import OccludedSequenceDataset
+from unisst_lib.data.dataset import OccludedSequenceDataset, make_dataset
 from unisst_lib.training.batches import StepBatches, ensure_data
-from unisst_lib.training.checkpoints import load_checkpoint, parameter_digest
+from unisst_lib.training.checkpoints import load_checkpoint, load_generator, parameter_digest
 from unisst_lib.training.config import load_config, replace_config
 from unisst_lib.training.loop import train
 from unisst_lib.training.step import TrainingError
@@ -43,6 +44,39 @@ def _digest_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def _occluded_sst(ds: OccludedSequenceDataset, i: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Item ``i``, its SST (°C, float64) and where it is occluded with a known truth."""
+    item = ds[i]
+    sst = np.asarray(ds.sequences[i].values, dtype=np.float64)
+    occluded = item["mask"][0].numpy() > 0.5
+    return item, sst, occluded & np.isfinite(sst)
+
+
+def _mean_fill_rmse_by_hand(ds: OccludedSequenceDataset, n: int) -> float:
+    """RMSE (°C) of each item's observed mean on its occluded pixels, items 0..n-1 pooled."""
+    errors = []
+    for i in range(n):
+        item, sst, gap = _occluded_sst(ds, i)
+        observed = sst[item["mask"][0].numpy() < 0.5]
+        errors.append(observed.mean() - sst[gap])
+    return float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+
+
+def _generator_rmse_by_hand(generator, ds: OccludedSequenceDataset, n: int) -> float:
+    """RMSE (°C) of ``generator`` on the occluded pixels of items 0..n-1, pooled.
+
+    Normalised values are ``(x - mean) / (std_factor * std)`` (the manifest's normalisation).
+    """
+    errors = []
+    for i in range(n):
+        item, sst, gap = _occluded_sst(ds, i)
+        with torch.no_grad():
+            out = generator(item["y"][None], item["mask"][None])[0, 0].double().numpy()
+        out_c = float(item["mean"]) + ds.std_factor * float(item["std"]) * out
+        errors.append(out_c[gap] - sst[gap])
+    return float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+
+
 def test_tiny_run_writes_logs_checkpoints_and_samples(tiny_cfg, tmp_path):
     res = train(tiny_cfg, tmp_path / "run", progress=False, tensorboard=False)
     run = tmp_path / "run"
@@ -60,9 +94,22 @@ def test_tiny_run_writes_logs_checkpoints_and_samples(tiny_cfg, tmp_path):
     with open(run / "val_log.csv") as f:
         val = list(csv.DictReader(f))
     assert [int(v["step"]) for v in val] == [2, 4]
+    # best: the lowest holdout error so far
+    holdout = [float(v["holdout_rmse_c"]) for v in val]
+    assert [int(v["best"]) for v in val] == [1, int(holdout[1] < holdout[0])]
+    # the truth-based errors, recomputed by hand on the validation items
+    val_ds = make_dataset(
+        "twin", "val", mode="eval", seed=tiny_cfg.seed, data_dir=tiny_cfg.data.data_dir
+    )
+    n = min(len(val_ds), tiny_cfg.data.val_sequences)
     for v in val:
-        for key in ("holdout_rmse_c", "rmse_occluded_c", "mean_fill_rmse_occluded_c"):
-            assert 0 < float(v[key]) < 10  # °C
+        assert float(v["mean_fill_rmse_occluded_c"]) == pytest.approx(
+            _mean_fill_rmse_by_hand(val_ds, n), rel=1e-6
+        )
+    generator, _ = load_generator(run / "checkpoints" / "latest.pt")
+    assert float(val[-1]["rmse_occluded_c"]) == pytest.approx(
+        _generator_rmse_by_hand(generator, val_ds, n), rel=1e-4
+    )
     # the paper decays both learning rates by 0.99 at every evaluation
     assert float(rows[-1]["lr_g"]) == pytest.approx(1e-4 * 0.99)
     state = load_checkpoint(run / "checkpoints" / "latest.pt")
@@ -139,39 +186,140 @@ def test_cuda_run_autotunes_cudnn_only_while_it_runs(tiny_cfg, tmp_path):
     assert torch.backends.cudnn.benchmark is False
 
 
-def test_training_never_reads_the_truth_under_the_clouds(tiny_cfg, tmp_path, monkeypatch):
-    """Garbage SST under the clouds of every training item: bit-identical parameters."""
-    cfg = replace_config(tiny_cfg, steps=2, eval_every=100)
-    real_sample = OccludedSequenceDataset.sample
-    poisoned_pixels = []
+class _Poison:
+    """Garbage in place of the SST under each item's clouds, for as long as the item is made.
 
-    def garbage_under_clouds(self, i, rng=None):
-        if rng is None:  # validation items (sample figures): not training data
-            return real_sample(self, i)
-        state = copy.deepcopy(rng.bit_generator.state)
-        probe = real_sample(self, i, rng)  # learn this item's clouds (advances rng)
-        replay = np.random.default_rng()
-        replay.bit_generator.state = state
-        seq = self.sequences[probe["index"]].values  # a view of the preloaded SST
+    The clouds of an item are learnt first (training items: drawn again from a copy of
+    the step's generator); then the SST array itself is overwritten under them and the
+    item is made again. Training items get uniform noise in 0-35 °C; validation items
+    the truth plus ``val_offset_c(evaluation)`` °C, the evaluation counted by
+    :meth:`on_eval`, so the truth-based errors of each evaluation differ at will.
+    """
+
+    def __init__(self, val_offset_c) -> None:
+        self.val_offset_c = val_offset_c
+        self.evaluation = 0
+        self.pixels = {"train": 0, "eval": 0}
+        self.noise = np.random.default_rng(7)
+        self.real_sample = OccludedSequenceDataset.sample
+
+    def on_eval(self, step: int, metrics: dict) -> None:
+        self.evaluation += 1
+
+    def sample(self, ds: OccludedSequenceDataset, i: int, rng=None) -> dict:
+        replay = None
+        if ds.mode == "train":
+            assert rng is not None, "training items are drawn from the step's own generator"
+            replay = np.random.default_rng()
+            replay.bit_generator.state = copy.deepcopy(rng.bit_generator.state)
+        probe = self.real_sample(ds, i, rng)  # this item's clouds (advances rng)
+        seq = ds.sequences[probe["index"]].values  # a view of the preloaded SST
         clean = seq.copy()
-        hidden = probe["mask"][0].numpy() > 0.5
-        seq[hidden] = 1e6  # what a leak would read: nonsense behind the clouds
+        hidden = (probe["mask"][0].numpy() > 0.5) & np.isfinite(clean)
+        if ds.mode == "train":
+            seq[hidden] = self.noise.uniform(0.0, 35.0, int(hidden.sum()))
+        else:
+            seq[hidden] += self.val_offset_c(self.evaluation)
+        if hidden.any():  # the SST array itself now holds the garbage
+            assert not np.array_equal(ds.sequences[probe["index"]].values, clean)
         try:
-            item = real_sample(self, i, replay)  # the same clouds, over poisoned truth
+            item = self.real_sample(ds, i, replay)  # the same clouds over garbage
         finally:
             seq[...] = clean
-        assert replay.bit_generator.state == rng.bit_generator.state
-        poisoned_pixels.append(int(hidden.sum()))
+        if replay is not None:
+            assert replay.bit_generator.state == rng.bit_generator.state
+        assert torch.equal(item["mask"], probe["mask"])
+        if "x" in item:  # the truth the item carries is the garbage
+            assert not torch.equal(item["x"], probe["x"])
+        self.pixels[ds.mode] += int(hidden.sum())
         return item
 
-    a = train(cfg, tmp_path / "a", progress=False, tensorboard=False)
-    monkeypatch.setattr(OccludedSequenceDataset, "sample", garbage_under_clouds)
-    b = train(cfg, tmp_path / "b", progress=False, tensorboard=False)
-    assert sum(poisoned_pixels) > 0
-    assert a.generator_digest == b.generator_digest
-    assert _digest_of(tmp_path / "a/checkpoints/latest.pt") == _digest_of(
-        tmp_path / "b/checkpoints/latest.pt"
+    def install(self, monkeypatch) -> None:
+        monkeypatch.setattr(
+            OccludedSequenceDataset, "sample", lambda ds, i, rng=None: self.sample(ds, i, rng)
+        )
+
+
+def _rows(path: Path, drop: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    with open(path) as f:
+        return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
+
+
+def _default_recipe(tiny_cfg):
+    """tiny's networks and data with the default recipe (configs/fast.yaml): critics, the
+    self-supervised term, the temporal first guess, the cosine schedule; 3 evaluations.
+
+    The generator's rate is 10x fast's so that the validation error does not simply fall
+    at every evaluation (at fast's rate it did): best.pt is a real choice among three.
+    """
+    fast = load_config("fast")
+    assert fast.adversarial and fast.loss.self_supervised_weight > 0
+    assert fast.loss.supervised_weight == 0
+    return replace_config(
+        tiny_cfg,
+        generator={"first_guess": fast.generator.first_guess},
+        loss=fast.loss,
+        optim=dataclasses.replace(fast.optim, lr_g=10 * fast.optim.lr_g),
+        steps=6,
+        eval_every=2,
+        batch_size=1,
     )
+
+
+def test_neither_training_nor_model_selection_reads_the_truth(tiny_cfg, tmp_path, monkeypatch):
+    """Garbage under the clouds of every training AND validation item, on the default recipe:
+    the same losses, holdout errors, best.pt step and bit-identical parameters — while the
+    truth-based errors change so much that a selection on them would pick another step."""
+    cfg = _default_recipe(tiny_cfg)
+    kw = dict(progress=False, tensorboard=False)
+    clean = train(cfg, tmp_path / "clean", on_eval=lambda step, metrics: None, **kw)
+    clean_val = _rows(tmp_path / "clean" / "val_log.csv")
+    assert [int(r["step"]) for r in clean_val] == [2, 4, 6]
+    truth_best = int(np.argmin([float(r["rmse_occluded_c"]) for r in clean_val]))
+    # the poisoned truth looks best one evaluation later (offset 1 °C there, 3 °C elsewhere)
+    target = (truth_best + 1) % len(clean_val)
+    poison = _Poison(lambda evaluation: 1.0 if evaluation == target else 3.0)
+    poison.install(monkeypatch)
+    dirty = train(cfg, tmp_path / "dirty", on_eval=poison.on_eval, **kw)
+    assert poison.evaluation == 3
+    assert poison.pixels["train"] > 0 and poison.pixels["eval"] > 0
+
+    # everything that steers training is identical ...
+    drop = ("sequences_per_s",)  # wall clock
+    assert _rows(tmp_path / "dirty/train_log.csv", drop) == _rows(
+        tmp_path / "clean/train_log.csv", drop
+    )
+    dirty_val = _rows(tmp_path / "dirty" / "val_log.csv")
+    steering = ("step", "holdout_rmse_c", "holdout_mae_c", "best")
+    assert [{k: r[k] for k in steering} for r in dirty_val] == [
+        {k: r[k] for k in steering} for r in clean_val
+    ]
+    assert dirty.best_holdout_rmse_c == clean.best_holdout_rmse_c
+    assert dirty.generator_digest == clean.generator_digest
+    for name in ("best.pt", "latest.pt"):
+        a, b = (load_checkpoint(tmp_path / r / "checkpoints" / name) for r in ("clean", "dirty"))
+        assert a["step"] == b["step"], name
+        assert _digest_of(tmp_path / "clean/checkpoints" / name) == _digest_of(
+            tmp_path / "dirty/checkpoints" / name
+        )
+    # ... while the truth-based errors differ and would have chosen another checkpoint
+    clean_truth = [float(r["rmse_occluded_c"]) for r in clean_val]
+    dirty_truth = [float(r["rmse_occluded_c"]) for r in dirty_val]
+    assert all(d > c + 0.3 for c, d in zip(clean_truth, dirty_truth, strict=True))
+    assert int(np.argmin(dirty_truth)) == target != truth_best
+
+
+def test_the_poison_reaches_what_a_leak_would_read(tiny_cfg, tmp_path, monkeypatch):
+    """The same poisoning changes an oracle (a run that reads the truth on purpose): the
+    no-truth test above can fail."""
+    cfg = replace_config(tiny_cfg, steps=2, eval_every=100, loss={"supervised_weight": 1.0})
+    kw = dict(progress=False, tensorboard=False)
+    a = train(cfg, tmp_path / "a", **kw)
+    poison = _Poison(lambda evaluation: 2.0)
+    poison.install(monkeypatch)
+    b = train(cfg, tmp_path / "b", on_eval=poison.on_eval, **kw)
+    assert poison.pixels["train"] > 0
+    assert a.generator_digest != b.generator_digest
 
 
 def test_prefetching_workers_do_not_change_the_run(tiny_cfg, tmp_path):
@@ -331,7 +479,12 @@ def test_evaluate_checkpoint_per_threshold(tiny_cfg, tmp_path, tiny_data_dir, ca
     assert [r["threshold_gm2"] for r in rows] == [55.0, 80.0]
     # a higher LWP threshold hides fewer pixels
     assert rows[0]["occlusion_rate"] > rows[1]["occlusion_rate"]
-    assert all(0 < r["rmse_occluded_c"] < 10 for r in rows)
+    for r in rows:  # the sequence-mean baseline, by hand on the same test items
+        ds = make_dataset(
+            "twin", "test", threshold_gm2=r["threshold_gm2"], mode="eval", data_dir=tiny_data_dir
+        )
+        want = _mean_fill_rmse_by_hand(ds, 2)
+        assert r["mean_fill_rmse_occluded_c"] == pytest.approx(want, rel=1e-6)
     code = main(
         ["evaluate", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--thresholds",
          "70", "--max-items", "2", "--data-dir", str(tiny_data_dir), "--device", "cpu"]

@@ -231,7 +231,9 @@ def test_verify_checks_the_archive_and_names_a_missing_day(root, tmp_path):
 
 
 def test_archive_checksums_match_the_manifest(root):
-    if platform_fingerprint() != M.twin.reference_platform:
+    # the bytes do not depend on AVX-512 (tested in test_twin_make): both strings check them
+    here, ref = platform_fingerprint(), M.twin.reference_platform
+    if here.replace(" avx512f", "") != ref.replace(" avx512f", ""):
         pytest.skip(
             f"checksums were recorded on {M.twin.reference_platform!r}, this is "
             f"{platform_fingerprint()!r} (same-seed-same-bytes is tested in test_twin_make)"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 
 import netCDF4
 import numpy as np
@@ -51,8 +55,37 @@ def test_cloud_file_is_like_figshare(tiny_data_dir):
     assert float(lwp.min()) >= 0
 
 
-def test_same_seed_same_bytes(tiny_data_dir, tmp_path):
-    make_twin("tiny", tmp_path, progress=False)
+_MAKE_IN_A_FRESH_PROCESS = """
+import json, sys
+import numpy as np
+from unisst_lib.data.twin.make import make_twin
+make_twin("tiny", sys.argv[1], progress=False)
+features = np._core._multiarray_umath.__cpu_features__
+print(json.dumps(sorted(f for f in sys.argv[2:] if features.get(f))))
+"""
+
+
+def _dispatched_simd() -> list[str]:
+    """numpy's runtime-dispatched SIMD levels (e.g. X86_V3 = AVX2, X86_V4 = AVX-512)."""
+    return list(getattr(np._core._multiarray_umath, "__cpu_dispatch__", []))
+
+
+def _arithmetic(fingerprint: str) -> str:
+    """The platform string less the AVX-512 flag, which the bytes do not depend on
+    (:func:`test_same_seed_same_bytes_at_numpys_baseline_simd_level`)."""
+    return fingerprint.replace(" avx512f", "")
+
+
+def test_same_seed_same_bytes_at_numpys_baseline_simd_level(tiny_data_dir, tmp_path):
+    """A fresh process held to numpy's baseline SIMD kernels (no AVX2 or AVX-512 paths, as
+    on an older CPU) writes the very same bytes as this one: the twin depends on the
+    machine and the numpy version, not on the CPU's vector extensions."""
+    dispatched = _dispatched_simd()
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(dispatched), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", _MAKE_IN_A_FRESH_PROCESS, str(tmp_path), *dispatched]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == []  # every dispatched level was off
     for rel in FILES:
         assert sha256(tmp_path / rel) == sha256(tiny_data_dir / rel), rel
     # every file, the L3 archive's daily files and its truth too
@@ -61,7 +94,9 @@ def test_same_seed_same_bytes(tiny_data_dir, tmp_path):
 
 
 def test_bytes_match_the_manifest_checksums(tiny_data_dir):
-    if platform_fingerprint() != M.twin.reference_platform:
+    # Recorded on the reference platform; they hold on the same machine and numpy with or
+    # without AVX-512 (the baseline-SIMD test above), so both platform strings check them.
+    if _arithmetic(platform_fingerprint()) != _arithmetic(M.twin.reference_platform):
         pytest.skip(
             f"checksums were recorded on {M.twin.reference_platform!r}, this is "
             f"{platform_fingerprint()!r} (same-seed-same-bytes is still tested)"

@@ -136,11 +136,25 @@ def test_sst_shape_dtype_and_range(natl_run: tuple[np.ndarray, np.ndarray]) -> N
 
 
 def test_sst_anomaly_std(natl_anomaly: np.ndarray) -> None:
+    # (The mean over frames of the spatial std is what simulate_sst scales to: not tested.)
+    # The mesoscale field is not frozen in amplitude: no frame is far below the mean.
     spatial_std = natl_anomaly.std(axis=(1, 2))
-    assert spatial_std.mean() == pytest.approx(sqg.NATL.anomaly_std_c, rel=0.01)
-    assert abs(natl_anomaly.mean()) < 1e-3
-    # The mesoscale field is not frozen in amplitude either.
     assert 0.5 * sqg.NATL.anomaly_std_c < spatial_std.min()
+
+
+def test_sst_anomaly_has_fronts(natl_anomaly: np.ndarray) -> None:
+    """SQG stirring makes sharp fronts: the gradients are intermittent (heavy-tailed).
+
+    A Gaussian field has gradient kurtosis 3 whatever its spectrum: a random-phase
+    surrogate of this very anomaly (same spectrum) gave 3.03 for its differences between
+    neighbouring pixels, the anomaly 3.92 (north-south) and 3.83 (east-west) (x86_64,
+    numpy 2.4). Nothing in the generator rescales it.
+    """
+    for axis in (1, 2):
+        g = np.diff(natl_anomaly, axis=axis).ravel()
+        g = g - g.mean()
+        kurtosis = np.mean(g**4) / np.mean(g**2) ** 2
+        assert kurtosis > 3.3, (axis, kurtosis)
 
 
 def test_sst_anomaly_spectrum_slope(natl_anomaly: np.ndarray) -> None:
