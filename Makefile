@@ -1,7 +1,8 @@
 # unisst: two commands on a fresh clone.
 #   make demo   create .venv, install, build the embedded default and run every notebook on it
 #   make test   create/update .venv, run ruff and the whole test suite
-#   make bench  the accuracy benchmark (about an hour on 2 cores; not part of CI)
+#   make bench  the accuracy benchmark, the recipe's tuning on validation and every number
+#               quoted from them (about two hours on 2 cores; not part of CI)
 #   make notebooks  run all notebooks (default parameters) into notebooks/_executed/ (papermill)
 #   make sweep  training + maps notebooks at each LWP threshold (sweep.yaml) into runs/sweep/
 #   make lab    JupyterLab on the kit's kernel, on this machine only (127.0.0.1);
@@ -38,6 +39,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/tuning.py
+	$(BIN)/python benchmarks/quote.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,6 +16,10 @@ from unisst_lib.methods.dineof import dineof
 
 REQUIRED_KEYS = {
     "method",
+    "rmse_lo",
+    "rmse_hi",
+    "rmse_seeds",
+    "n_seeds",
     "threshold_gm2",
     "occlusion_rate",
     "rmse_c",
@@ -306,17 +310,18 @@ def test_zero_generator_is_the_sequence_mean_fill(tiny_data_dir):
 def test_benchmark_thresholds_rows_and_spectra(tiny_data_dir):
     baselines = {"mean_fill": ("mean", {}), "temporal_interp": ("temporal", {})}
     res = runs.benchmark_thresholds(
-        {"zero_model": (ZeroGenerator(), 12.5)},
+        {"zero_model": [(ZeroGenerator(), 12.5), (ZeroGenerator(), 14.5)]},
         thresholds_gm2=(55.0, 80.0),
         max_items=2,
         baselines=baselines,
         series_options={"k_max": 3},
+        pairs=[("zero_model", "mean_fill"), ("temporal_interp", "mean_fill")],
         spectra_threshold_gm2=80.0,
         data_dir=tiny_data_dir,
         progress=False,
     )
     rows = res["rows"]
-    methods = ["mean_fill", "temporal_interp", "dineof_series", "zero_model"]
+    methods = ["mean_fill", "temporal_interp", "dineof_series", "first_guess", "zero_model"]
     assert len(rows) == len(methods) * 2
     assert {(r["method"], r["threshold_gm2"]) for r in rows} == {
         (m, t) for m in methods for t in (55.0, 80.0)
@@ -324,15 +329,31 @@ def test_benchmark_thresholds_rows_and_spectra(tiny_data_dir):
     for r in rows:
         assert REQUIRED_KEYS <= set(r), REQUIRED_KEYS - set(r)
         assert r["information"] == ("series" if r["method"] == "dineof_series" else "window")
-        assert r["train_seconds"] == (12.5 if r["method"] == "zero_model" else 0.0)
+        assert r["train_seconds"] == (13.5 if r["method"] == "zero_model" else 0.0)  # mean
         assert r["n_windows"] == 2
-        assert 0 < r["mae_c"] <= r["rmse_c"] < 10
-        assert r["fill_seconds"] > 0
+        assert r["n_seeds"] == (2 if r["method"] == "zero_model" else 1)
+        assert len(r["rmse_seeds"]) == r["n_seeds"]
+        assert r["mae_c"] <= r["rmse_c"]
+        assert r["rmse_lo"] <= r["rmse_c"] <= r["rmse_hi"]
     by = {(r["method"], r["threshold_gm2"]): r for r in rows}
     # one test set per threshold: every method sees the same occlusion
     for t in (55.0, 80.0):
         assert len({by[(m, t)]["occlusion_rate"] for m in methods}) == 1
     assert by[("mean_fill", 55.0)]["occlusion_rate"] > by[("mean_fill", 80.0)]["occlusion_rate"]
+    # two windows of two sequence slots: two independent blocks
+    assert res["n_blocks"] == 2
+    comps = {(c["a"], c["b"], c["threshold_gm2"]): c for c in res["comparisons"]}
+    assert set(comps) == {
+        (a, "mean_fill", t) for a in ("zero_model", "temporal_interp") for t in (55.0, 80.0)
+    }
+    for t in (55.0, 80.0):
+        # the same fill (to float round-off): a difference of ~0 inside its interval
+        zero = comps[("zero_model", "mean_fill", t)]
+        assert abs(zero["diff"]) < 1e-4 and zero["lo"] <= zero["diff"] <= zero["hi"]
+        d = comps[("temporal_interp", "mean_fill", t)]
+        assert d["diff"] == pytest.approx(
+            by[("temporal_interp", t)]["rmse_c"] - by[("mean_fill", t)]["rmse_c"]
+        )
     # the zero generator is the mean fill
     for t in (55.0, 80.0):
         assert by[("zero_model", t)]["rmse_c"] == pytest.approx(
@@ -641,3 +662,54 @@ def test_effective_resolution_ignores_scales_longer_than_k_min():
     assert got == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ValueError, match="k_min"):
         scores.effective_resolution_km(k, ratio, np.ones(4), k_min=0.03)
+
+
+def test_results_markdown_shows_intervals_validation_differences_and_real_data():
+    rows = [
+        {**r, "rmse_lo": r["rmse_c"] - 0.01, "rmse_hi": r["rmse_c"] + 0.02, "n_windows": 60}
+        for r in hand_rows()
+        if r["threshold_gm2"] == 55.0
+    ]
+    results = {
+        "rows": rows,
+        "meta": {"headline": "unisst_hybrid"},
+        "validation": {
+            "unisst_hybrid": {
+                "selected_on": "holdout_rmse_c",
+                "holdout_rmse_c": {"mean": 0.25, "seeds": [0.24, 0.26]},
+                "best_step": [160, 200],
+                "steps_run": [200, 200],
+            }
+        },
+        "comparisons": [
+            {"a": "unisst_hybrid", "b": "dineof_window", "threshold_gm2": 55.0,
+             "metric": "rmse_c", "diff": -0.0123, "lo": -0.02, "hi": -0.004,
+             "verdict": "a better"},
+            {"a": "unisst_hybrid", "b": "dineof_series", "threshold_gm2": 55.0,
+             "metric": "rmse_c", "diff": 0.001, "lo": -0.01, "hi": 0.012,
+             "verdict": "no difference"},
+        ],
+        "real_cv": {
+            "file": "benchmarks/real_cv.json",
+            "meta": {"command": "python benchmarks/real_cv.py", "date": "2026-01-02",
+                     "share": 0.1, "seeds": [0, 1]},
+            "summary": {"methods": {"interp": {
+                "cv_rmse_c_mean": 0.3456, "cv_rmse_c_sd": 0.0088,
+                "truth_rmse_c_mean": 0.378, "truth_rmse_c_sd": 0.002, "failed": 0}}},
+        },
+    }  # fmt: skip
+    md = report.results_markdown(results, model=None)
+    hybrid = next(r for r in rows if r["method"] == "unisst_hybrid")
+    lo, hi = hybrid["rmse_c"] - 0.01, hybrid["rmse_c"] + 0.02
+    line = next(li for li in _section(md, "RMSE (°C)") if li.startswith("| UNISST hybrid"))
+    assert f"| {hybrid['rmse_c']:.3f} ({lo:.3f}–{hi:.3f}) |" in line
+    val = _section(md, "Validation: how the recipe was chosen")
+    assert (
+        "| UNISST hybrid (fast) | holdout_rmse_c | 0.2500 | 0.2400, 0.2600 | 160, 200 | 200, 200 |"
+        in val
+    )
+    diffs = _section(md, "Paired differences")
+    assert "| UNISST hybrid (fast) | DINEOF (window) | -0.012 (-0.020, -0.004) **A** |" in diffs
+    assert "| UNISST hybrid (fast) | DINEOF (whole series) | +0.001 (-0.010, +0.012) |" in diffs
+    real = _section(md, "Real data: cross-validation on the embedded L3 archive")
+    assert "| interp | 0.346 ± 0.009 | 0.378 ± 0.002 | 0 |" in real

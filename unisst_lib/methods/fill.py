@@ -12,8 +12,11 @@ model's sequence length (overlapping in time) and on 64×64 spatial tiles
 (overlapping by ``tile_overlap`` pixels); overlapping predictions are averaged
 with a weight that ramps linearly over the overlap (no seams). A domain or a
 sequence smaller than a tile / window is padded with occluded pixels and
-cropped back. ``"dineof"`` and ``"interp"`` (per-pixel linear interpolation in
-time) run through the same windows over the whole domain.
+cropped back. ``"dineof"`` (windows of
+:data:`unisst_lib.methods.dineof.DINEOF_FILL_WINDOW` frames, the whole record when
+shorter, with :data:`unisst_lib.methods.dineof.DINEOF_DEFAULTS`) and ``"interp"``
+(per-pixel linear interpolation in time) run through the same path over the whole
+domain.
 
 Frames k times closer than the model's spacing (e.g. hourly for a 6-hourly
 model) are filled as k interleaved series (frames p, p+k, … for each p < k),
@@ -55,7 +58,7 @@ from unisst_lib.core.errors import (
 from unisst_lib.core.manifest import load_manifest
 from unisst_lib.data.cadence import TimeAxis, regular_time_axis
 from unisst_lib.data.io import _axis_name, _standard_axes, select_sst
-from unisst_lib.methods.dineof import fill_dineof
+from unisst_lib.methods.dineof import DINEOF_FILL_WINDOW, fill_dineof
 from unisst_lib.methods.fill_output import output_dataset, to_input_layout
 from unisst_lib.methods.interp import fill_temporal
 from unisst_lib.methods.problem import BaselineInputError
@@ -67,7 +70,8 @@ from unisst_lib.training.checkpoints import generator_from_state, load_checkpoin
 log = logging.getLogger(__name__)
 
 METHODS = ("unisst", "dineof", "interp")
-BASELINE_WINDOW = 48  # frames per window of the dineof / interp methods
+BASELINE_WINDOW = 48  # frames per window of the interp method
+# dineof: DINEOF_FILL_WINDOW frames (the whole record when shorter), as its benchmark runs it
 
 
 class FillError(DataFormatError):
@@ -201,6 +205,8 @@ class _Plan:
 def _plan(method, axis, *, checkpoint, device, resample, overlap_frames) -> _Plan:
     """The windows of ``method`` on frames on ``axis``: the model's length and spacing (unisst)."""
     model, window, stride, phases = None, BASELINE_WINDOW, 1, 1
+    if method == "dineof":
+        window = DINEOF_FILL_WINDOW
     if method == "unisst":
         if checkpoint is None and axis is not None:
             checkpoint = default_checkpoint(axis.cadence)
