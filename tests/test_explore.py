@@ -374,13 +374,13 @@ def test_widget_layout_fits_a_narrow_column(ex):
 def test_load_explorer_uses_the_eval_window(tiny_data_dir):
     from unisst_lib.data.dataset import make_dataset
 
-    e = explore.load_explorer(tiny_data_dir, index=2)
+    e = explore.load_explorer(tiny_data_dir, index=1)
     ds = make_dataset("twin", "val", mode="eval", data_dir=tiny_data_dir, preload=False)
-    item = ds[2]
+    item = ds[1]
     missing = item["missing"][0].numpy() > 0
     # The evaluation item's mask = clouds at the default 70 g m-2 | missing SST.
     np.testing.assert_array_equal(item["mask"][0].numpy() > 0, e.mask(70) | missing)
-    np.testing.assert_array_equal(e.sst.values, ds.sequences[2].values)
+    np.testing.assert_array_equal(e.sst.values, ds.sequences[1].values)
     assert e.n_frames == 24
     with pytest.raises(explore.FrameIndexError, match="sequence index 99"):
         explore.load_explorer(tiny_data_dir, index=99)

@@ -124,7 +124,7 @@ def _starts_within(
 ) -> np.ndarray:
     """The starts whose whole sequence lies in the fraction ``span`` of the time axis.
 
-    >>> _starts_within(np.array([0, 10, 20, 30]), (0.2, 0.8), 50, 5).tolist()
+    >>> _starts_within(np.array([0, 10, 20, 30]), (0.2, 0.8), 50, 15).tolist()
     [10, 20]
     """
     lo, hi = float(span[0]), float(span[1])
