@@ -166,7 +166,7 @@ def meta(args, argv, manifest, results, head, records, configs, data_dir) -> dic
     split = split_set.split("test")
     ds_test = manifest.sst_dataset(split.dataset)
     probe = load_test_set(max_items=1, manifest=manifest, data_dir=data_dir)
-    out = run_meta("benchmarks/accuracy.py", argv if argv is not None else _argv())
+    out = run_meta("benchmarks/accuracy.py", argv)
     out["machine"] += f", {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
     out.update({
         "torch": torch.__version__,
@@ -204,12 +204,6 @@ def real_cv(path: Path) -> dict | None:
         return None
     cv = json.loads(path.read_text())
     return {"file": f"benchmarks/{path.name}", "meta": cv["meta"], "summary": cv["summary"]}
-
-
-def _argv() -> list[str]:
-    import sys
-
-    return sys.argv[1:]
 
 
 def write_report(results: dict, out: Path) -> None:

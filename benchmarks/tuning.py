@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         tuning = json.loads((HERE / "tuning.json").read_text())
     else:
         torch.set_num_threads(args.threads)
-        meta = run_meta("benchmarks/tuning.py", argv if argv is not None else _argv())
+        meta = run_meta("benchmarks/tuning.py", argv)
         meta["machine"] += f", {args.threads} torch threads, {os.cpu_count()} cores"
         tuning = {"meta": {**meta, "seed": args.seed, "steps": args.steps}}
         tuning["variants"] = sweep(args)
@@ -172,12 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_path(HERE / "tuning.md") as tmp:
         tmp.write_text(markdown(tuning, validation))
     return 0
-
-
-def _argv() -> list[str]:
-    import sys
-
-    return sys.argv[1:]
 
 
 if __name__ == "__main__":

@@ -362,15 +362,18 @@ def results_markdown(
     return "\n".join(out) + "\n"
 
 
-def run_meta(script: str, argv: list[str]) -> dict:
+def run_meta(script: str, argv: list[str] | None = None) -> dict:
     """``command``, ``date`` and ``machine`` of a benchmark run, for its results file.
 
     ``script`` is the script's path as a user types it (``benchmarks/real_cv.py``),
-    ``argv`` its arguments as given.
+    ``argv`` its arguments as given (None: this process's, ``sys.argv[1:]``).
     """
     import datetime as dt
     import platform
     import shlex
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
 
     return {
         "command": " ".join(["python", script, *map(shlex.quote, argv)]),

@@ -68,9 +68,6 @@ class Interval:
     lo: float
     hi: float
 
-    def excludes_zero(self) -> bool:
-        return self.lo > 0 or self.hi < 0
-
 
 def _block_weights(blocks: np.ndarray, replicates: int, rng: np.random.Generator) -> np.ndarray:
     """(R, N) how often each window is drawn: whole blocks drawn with replacement."""
