@@ -40,6 +40,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/tuning.py
+	$(BIN)/python benchmarks/uncertainty.py --reuse
 	$(BIN)/python benchmarks/quote.py
 
 lint: $(STAMP)

@@ -21,7 +21,7 @@ ALLOWED = {
     "evaluation": {"core", "data", "models"},
     "views": {"core", "data", "models", "evaluation"},
     "training": {"core", "data", "models", "evaluation", "views"},
-    "methods": {"core", "data", "models", "training"},
+    "methods": {"core", "data", "models", "evaluation", "training"},
     "benchmark": {"core", "data", "models", "evaluation", "training", "methods", "views"},
     "notebooks": {
         "core", "data", "models", "sources", "evaluation", "training", "methods", "benchmark",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from unisst_lib.benchmark.uncertainty_quotes import render_uncertainty
 from unisst_lib.core.errors import DataNotFoundError, UnisstError
 from unisst_lib.core.paths import atomic_path
 
@@ -154,6 +155,9 @@ def load_results(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise ResultsSchemaError(f"{path} is not valid JSON ({err}): rerun the benchmark") from err
     check_results(results)
+    unc = path.with_name("uncertainty.json")  # benchmarks/uncertainty.py, when it has run
+    if unc.is_file():
+        results["uncertainty"] = json.loads(unc.read_text(encoding="utf-8"))
     return results
 
 
@@ -362,6 +366,7 @@ RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "headline": render_headline,
     "fast_config": render_fast_config,
     "checkpoint": render_checkpoint,
+    "uncertainty": render_uncertainty,
 }
 """Block name -> function of the results dict giving the block's text."""
 

@@ -17,6 +17,7 @@ _FILE_OPTIONS = ("mask_variable", "resample")
 
 def _cmd_fill(args: argparse.Namespace) -> int:
     _check_fit_options(args)
+    _check_ensemble_options(args)
     args.history = _fill_history(args)  # the command as given, before --fit adds a model
     if args.fit:
         args.checkpoint = _fit(args)
@@ -57,6 +58,7 @@ def _fill_file(args: argparse.Namespace) -> int:
             resample=args.resample,
             progress=not args.quiet,
             history=args.history,
+            **_ensemble_kwargs(args),
         )
         with atomic_path(dst) as tmp:
             res.to_netcdf(tmp)
@@ -94,6 +96,7 @@ def _fill_archive(args: argparse.Namespace) -> int:
         device=args.device or "cpu",
         progress=not args.quiet,
         history=args.history,
+        **_ensemble_kwargs(args),
     )
     inputs = {p.name for p in resolve_paths(paths)}
     absent = sum(p.name not in inputs for p in written)
@@ -122,6 +125,12 @@ def _streamed(args: argparse.Namespace, archive: bool) -> bool:
 
 def _fill_streamed(args: argparse.Namespace, archive: bool) -> int:
     """The streamed fill: chunk by chunk, on this machine or a dask cluster."""
+    if args.members > 1:
+        raise UnisstError(
+            "--members: ensembles are filled in memory only, and this fill streams (--workers, "
+            "--scheduler, --chunk, a .zarr OUTPUT, or an input too big for memory). Fill a "
+            "smaller region or period per command, or leave --members out."
+        )
     if args.worker_processes and args.workers is None:
         raise UnisstError("--worker-processes belongs to --workers N (a local dask cluster)")
     from unisst_lib.methods.stream.run import (
@@ -175,9 +184,37 @@ def _check_fit_options(args: argparse.Namespace) -> None:
         )
 
 
+def _check_ensemble_options(args: argparse.Namespace) -> None:
+    if args.members < 1:
+        raise UnisstError(f"--members must be >= 1, got {args.members}")
+    if args.members == 1:
+        given = [o for o in ("keep_members", "calibration") if getattr(args, o)]
+        if given:
+            names = ", ".join(f"--{o.replace('_', '-')}" for o in given)
+            raise UnisstError(f"{names}: only with an ensemble; add --members N (N >= 2)")
+
+
+def _ensemble_kwargs(args: argparse.Namespace) -> dict:
+    """fill()'s ensemble keywords from the options (none for one member)."""
+    if args.members == 1:
+        return {}
+    cal = args.calibration or "auto"
+    try:
+        cal = float(cal)
+    except ValueError:
+        pass
+    return {"members": args.members, "keep_members": args.keep_members, "calibration": cal,
+            "seed": args.seed}  # fmt: skip
+
+
 def _fit(args: argparse.Namespace) -> Path:
     """``--fit``: train a model on INPUT itself within the budget; the checkpoint's path."""
-    from unisst_lib.methods.fit import DEFAULT_FIT_MINUTES, fit_archive
+    from unisst_lib.methods.fit import (
+        DEFAULT_FIT_MINUTES,
+        FIT_CONFIG,
+        FIT_ENSEMBLE_CONFIG,
+        fit_archive,
+    )
 
     out = Path(args.output)
     default = (out if out.suffix != ".nc" else out.parent) / "unisst_fit.pt"
@@ -191,6 +228,7 @@ def _fit(args: argparse.Namespace) -> Path:
         steps=args.fit_steps,
         device=args.device or "auto",  # a fit takes a GPU when there is one
         progress=not args.quiet,
+        config=FIT_ENSEMBLE_CONFIG if args.members > 1 else FIT_CONFIG,
     )
     print(
         f"fitted {save}: {res.steps} steps in {res.seconds:.0f} s, RMSE "
@@ -234,7 +272,11 @@ def _fill_history(args: argparse.Namespace) -> str:
         value = given.get(opt, getattr(args, opt))
         if value is not None:
             words.append(f"--{opt.replace('_', '-')} {shlex.quote(str(value))}")
-    flags = ("resample", "apply_bias", "all_days", "overwrite")
+    if args.members > 1:
+        words.append(f"--members {args.members} --seed {args.seed}")
+        if args.calibration:
+            words.append(f"--calibration {shlex.quote(args.calibration)}")
+    flags = ("resample", "apply_bias", "all_days", "overwrite", "keep_members")
     words += [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
     return " ".join(words)
 
@@ -330,5 +372,22 @@ def _add_fill_command(sub) -> None:
         "--chunk-frames", type=int, default=None, metavar="N",
         help="stream the fill in chunks of N frames (default 48)",
     )  # fmt: skip
+    fl.add_argument(
+        "--members", type=int, default=1, metavar="N",
+        help="an ensemble of N fills from a stochastic model (default 1): OUTPUT's SST is "
+        "their mean and <sst>_error its predicted standard deviation; N times the time and "
+        "memory of one fill (with --fit, the fitted model has noise inputs)",
+    )  # fmt: skip
+    fl.add_argument(
+        "--keep-members", action="store_true",
+        help="--members: also write the members (<sst>_members on a member dimension)",
+    )  # fmt: skip
+    fl.add_argument(
+        "--calibration", default=None, metavar="HOW",
+        help="--members: how the spread is corrected: auto (default: the model's own, else "
+        "fitted on observed pixels of INPUT withheld under other dates' clouds), checkpoint, "
+        "data, none, or a factor",
+    )  # fmt: skip
+    fl.add_argument("--seed", type=int, default=0, help="--members: the noise seed (default 0)")
     fl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     fl.set_defaults(func=_cmd_fill)

@@ -82,11 +82,7 @@ def evaluate(
         items = [ds[i] for i in range(lo, min(n, lo + batch_size))]
         y = torch.stack([it["y"] for it in items]).to(device)
         m = torch.stack([it["mask"] for it in items]).to(device)
-        hides = []
-        for it in items:
-            rng = np.random.default_rng([seed, it["index"], 0x401D])
-            w = ds.clouds.mask(ds.clouds.draw(rng, avoid=it["cloud_start"]))
-            hides.append(torch.from_numpy(w.astype(np.float32))[None])
+        hides = [torch.from_numpy(holdout_clouds(ds, it, seed))[None] for it in items]
         hide = torch.stack(hides).to(device) * (1 - m)  # withheld observed pixels
         mean = torch.stack([it["mean"] for it in items]).view(-1, 1, 1, 1, 1)
         std = torch.stack([it["std"] for it in items]).view(-1, 1, 1, 1, 1)
@@ -103,6 +99,18 @@ def evaluate(
             mean_fill.update(torch.where(m.cpu() > 0.5, mean, y_c), x_c, m.cpu())
     generator.train(was_training)
     return EvalResult(holdout, truth, mean_fill)
+
+
+def holdout_clouds(ds: OccludedSequenceDataset, item: dict, seed: int) -> np.ndarray:
+    """(T, H, W) float32, 1 under the cloud window that hides observed pixels of ``item``.
+
+    A window of the data set's own cloud segment other than the item's, drawn from
+    (``seed``, the item's index): the same for every caller, so validation, model
+    selection and the calibration of an ensemble's spread withhold the same pixels.
+    """
+    rng = np.random.default_rng([seed, item["index"], 0x401D])
+    w = ds.clouds.mask(ds.clouds.draw(rng, avoid=item["cloud_start"]))
+    return w.astype(np.float32)
 
 
 def to_celsius(t: torch.Tensor, *, mean, std, std_factor: float) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Methods: gap-filling methods (baselines, DINEOF, a trained generator) and ``fill`` for any file.
 
-May import: ``core``, ``data``, ``models``, ``training`` (to load checkpoints).
+May import: ``core``, ``data``, ``models``, ``evaluation`` (the scores of an ensemble),
+``training`` (to load checkpoints).
 """

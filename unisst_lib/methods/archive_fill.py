@@ -44,6 +44,7 @@ from unisst_lib.core.paths import atomic_path
 from unisst_lib.data.archive import open_archive, resolve_paths
 from unisst_lib.data.ghrsst import flag_mask
 from unisst_lib.data.io import _CELSIUS, _KELVIN, _axis_name, open_netcdf
+from unisst_lib.methods.archive_ensemble import add_ensemble_variables
 from unisst_lib.methods.fill import fill
 from unisst_lib.methods.fill_output import flag_variable, global_attributes
 
@@ -95,6 +96,10 @@ def fill_archive(
     device: str = "cpu",
     progress: bool = False,
     history: str | None = None,
+    members: int = 1,
+    keep_members: bool = False,
+    calibration: str | float = "auto",
+    seed: int = 0,
 ) -> list[Path]:
     """Fill the gaps of an archive of L3 files and write one filled file per input file.
 
@@ -115,6 +120,10 @@ def fill_archive(
         the fill estimates ``SST - sses_bias``; observed pixels keep their input value.
     all_days
         Also write a file for each absent date of the regular time axis.
+    members, keep_members, calibration, seed
+        An ensemble, as in :func:`unisst_lib.methods.fill.fill`: the SST is the members'
+        mean, ``<sst>_error`` its predicted standard deviation (and ``<sst>_members``),
+        :mod:`unisst_lib.methods.archive_ensemble`.
     overwrite
         Replace existing output files (never an input file).
     history
@@ -148,9 +157,11 @@ def fill_archive(
     name = str(arch["sst"].attrs["source_variable"])
     targets = _targets(files, arch, out, name=name, all_days=all_days)
     _check_targets(targets, files, overwrite=overwrite)
+    ensemble = {"members": members, "keep_members": keep_members, "calibration": calibration,
+                "seed": seed}  # fmt: skip
     filled = _fill(
         arch, name, method=method, checkpoint=checkpoint, device=device, progress=progress,
-        history=history or _default_history(method, arch),
+        history=history or _default_history(method, arch), ensemble=ensemble,
     )  # fmt: skip
     for target in targets:
         ds = _absent_dataset(target, filled) if target.absent else _present_dataset(target, filled)
@@ -296,19 +307,30 @@ class _Filled:
     checkpoint_sha256: str
     history: str
     extra_attrs: dict
+    error: np.ndarray | None = None  # (T, H, W) an ensemble's predicted standard deviation
+    members: np.ndarray | None = None  # (N, T, H, W) °C, kept members
+    error_comment: str = ""
 
 
-def _fill(arch: xr.Dataset, name: str, *, method, checkpoint, device, progress, history):
+def _fill(arch: xr.Dataset, name: str, *, method, checkpoint, device, progress, history,
+          ensemble: dict):  # fmt: skip
     """:func:`fill` on the archive's ``sst``, with its land mask (sea never observed is filled)."""
     res = fill(
         arch[["sst"]], method=method, checkpoint=checkpoint, variable="sst", device=device,
-        progress=progress, land=arch["land"],
+        progress=progress, land=arch["land"], **ensemble,
     )  # fmt: skip
     extra = archive_attributes(arch)
+    for key in ("unisst_members", "unisst_spread_calibration"):
+        if key in res.attrs:
+            extra[key] = res.attrs[key]
+    err = res.get("sst_error")
+    mem = res.get("sst_members")
     return _Filled(
         name, res["sst"].values, res["sst_filled_mask"].values.astype(bool),
         arch["land"].values.astype(bool), res.get_index("time").as_unit("ns"), method,
         str(res.attrs["unisst_checkpoint_sha256"]), history, extra,
+        None if err is None else err.values, None if mem is None else mem.values,
+        "" if err is None else str(err.attrs.get("comment", "")),
     )  # fmt: skip
 
 
@@ -347,7 +369,7 @@ def _present_dataset(target: _Target, filled: _Filled) -> xr.Dataset:
         raise ArchiveFillError(f"{target.source}: its times are not on the archive's time axis")
     needed = _to_file_layout(filled.needed[idx], var)
     values = _to_file_layout(filled.celsius[idx], var)
-    return _with_fill(raw, filled, values, needed, var.values, target.source)
+    return _with_fill(raw, filled, values, needed, var.values, target.source, idx)
 
 
 def _absent_dataset(target: _Target, filled: _Filled) -> xr.Dataset:
@@ -367,7 +389,7 @@ def _absent_dataset(target: _Target, filled: _Filled) -> xr.Dataset:
         if v not in moved and tdim in raw[v].dims:
             raw[v] = raw[v].copy(data=_empty_frame(raw[v], land))
     base = np.full(var.shape, _missing_value(var), dtype=var.dtype)
-    ds = _with_fill(raw, filled, values, needed, base, target.source)
+    ds = _with_fill(raw, filled, values, needed, base, target.source, idx)
     label = f"{target.times[0]:%Y-%m-%dT%H:%M:%S}"
     ds.attrs["uuid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"unisst/{target.path.name}"))
     ds.attrs["unisst_absent_date"] = (
@@ -377,8 +399,11 @@ def _absent_dataset(target: _Target, filled: _Filled) -> xr.Dataset:
     return ds
 
 
-def _with_fill(raw, filled: _Filled, values, needed, base, source: Path) -> xr.Dataset:
-    """``raw`` with ``base`` (packed) replaced by ``values`` (°C) where ``needed``; the flag."""
+def _with_fill(raw, filled: _Filled, values, needed, base, source: Path, idx) -> xr.Dataset:
+    """``raw`` with ``base`` (packed) replaced by ``values`` (°C) where ``needed``; the flag.
+
+    An ensemble's error and members (frames ``idx`` of the fill) are added too.
+    """
     var = raw[filled.name]
     ok = np.isfinite(values)
     if (needed & ~ok).any():  # a fill always gives a value; never pack a NaN
@@ -391,6 +416,14 @@ def _with_fill(raw, filled: _Filled, values, needed, base, source: Path) -> xr.D
     keep = ("zlib", "complevel", "shuffle", "chunksizes")
     flag.encoding.update({k: v for k, v in var.encoding.items() if k in keep})
     raw[filled.name + FLAG_SUFFIX] = flag
+    if filled.error is not None:
+        members = filled.members
+        raw = add_ensemble_variables(
+            raw, filled.name, error=_to_file_layout(filled.error[idx], var),
+            members=None if members is None else [_to_file_layout(m[idx], var) for m in members],
+            needed=needed, base=base, pack=lambda c: _pack(c, var, source),
+            comment=filled.error_comment,
+        )  # fmt: skip
     raw.attrs = {
         **global_attributes(
             raw.attrs, method=filled.method, checkpoint_sha256=filled.checkpoint_sha256,

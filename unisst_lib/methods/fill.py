@@ -44,28 +44,28 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pooch
 import xarray as xr
 
 import unisst_lib
 from unisst_lib.core.errors import (
-    CorruptFileError,
     DataFormatError,
-    DataNotFoundError,
     GridError,
-    UnisstError,
 )
-from unisst_lib.core.manifest import load_manifest
 from unisst_lib.data.cadence import TimeAxis, regular_time_axis
 from unisst_lib.data.io import _axis_name, _standard_axes, select_sst
+from unisst_lib.methods.bundled import (
+    BUNDLED_ENSEMBLES,
+    default_checkpoint,
+    load_model,
+)
 from unisst_lib.methods.dineof import DINEOF_FILL_WINDOW, fill_dineof
+from unisst_lib.methods.ensemble import member_noise
+from unisst_lib.methods.fill_ensemble import check_calibration, ensemble_variables, run_ensemble
 from unisst_lib.methods.fill_output import output_dataset, to_input_layout
 from unisst_lib.methods.interp import fill_temporal
 from unisst_lib.methods.problem import BaselineInputError
 from unisst_lib.methods.tiling import Predictor, fill_series, predict_tiles
-from unisst_lib.models.device import select_device
 from unisst_lib.training.archive_data import interp_in_time
-from unisst_lib.training.checkpoints import generator_from_state, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +76,6 @@ BASELINE_WINDOW = 48  # frames per window of the interp method
 
 class FillError(DataFormatError):
     """A data set :func:`fill` cannot fill as it is (frame spacing, nothing observed, …)."""
-
-
-#: The models shipped with the package, by the cadence of the frames they learnt from.
-BUNDLED_MODELS = {"PT6H": "fast_twin.pt", "P1D": "fast_l3_daily.pt"}
-
-
-def default_checkpoint(cadence: str | None = None) -> Path:
-    """The bundled checkpoint for frames at ``cadence`` (ISO 8601, e.g. ``P1D``).
-
-    A cadence with no bundled model of its own (or ``None``) gets the 6-hourly twin
-    model (``fast_twin.pt``), which also fills frames 1, 2 or 3 h apart as
-    interleaved series; other cadences are refused by :func:`fill` with the advice
-    to fit a model on the data (``unisst fill --fit``).
-    """
-    folder = Path(unisst_lib.__file__).parent / "checkpoints"
-    own = folder / BUNDLED_MODELS.get(cadence or "", "none")
-    return own if own.is_file() else folder / BUNDLED_MODELS["PT6H"]
 
 
 def fill(
@@ -110,6 +93,10 @@ def fill(
     progress: bool = False,
     history: str | None = None,
     land=None,
+    members: int = 1,
+    keep_members: bool = False,
+    calibration: str | float = "auto",
+    seed: int = 0,
 ) -> xr.Dataset:
     """Fill the gaps of the SST variable of ``ds``.
 
@@ -148,6 +135,22 @@ def fill(
         longitude dims, or an array on the SST variable's grid as it is in ``ds``.
         Land is left as it is and not filled; sea pixels missing in every frame
         *are* filled. Default: pixels missing in every frame are land.
+    members
+        unisst: the number of ensemble members (default 1, one deterministic fill).
+        N > 1 needs a stochastic model (noise inputs; default: the bundled
+        :data:`BUNDLED_ENSEMBLES` model for the cadence): ``<name>`` is then the
+        members' mean and ``<name>_error`` the predicted standard deviation of its
+        error (same units, 0 where observed). Time and memory grow N-fold.
+    keep_members
+        Also return the members, ``<name>_members`` on a ``member`` dimension.
+    calibration
+        How the members' spread is corrected (:mod:`unisst_lib.methods.fill_ensemble`):
+        ``"checkpoint"`` (fitted when the model was made), ``"data"`` (fitted on observed
+        pixels of ``ds`` withheld under the clouds of other dates: the members run
+        twice), ``"auto"`` (the checkpoint's if it has one, else the data's), ``"none"``,
+        or a positive factor.
+    seed
+        The ensemble's noise seed (member k's noise depends on seed, k and the pixel).
 
     Returns
     -------
@@ -156,7 +159,8 @@ def fill(
         direction, a size-1 depth axis; a depth axis of several levels is reduced
         to the shallowest level and dropped), units, dtype and attributes, and
         ``<name>_filled_mask`` (int8, 1 where reconstructed) on the same dims, with
-        CF global attributes.
+        CF global attributes. With ``members > 1`` also ``<name>_error`` (CF
+        ancillary variable of ``<name>``) and, with ``keep_members``, ``<name>_members``.
 
     Notes
     -----
@@ -167,27 +171,56 @@ def fill(
     """
     if method not in METHODS:
         raise FillError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    _check_members(method, members, keep_members, calibration)
     name, da = select_sst(ds, variable, source="the data set")
     axis = _time_axis(da["time"].values)
     plan = _plan(
         method, axis, checkpoint=checkpoint, device=device, resample=resample,
-        overlap_frames=overlap_frames,
+        overlap_frames=overlap_frames, members=members,
     )  # fmt: skip
     land_hw = _land_keyword(land, ds[name], da)
     src = _read(ds, name, da, mask_variable=mask_variable, plan=plan, axis=axis, land=land_hw)
-    out, needed = _run(
-        src, plan, method=method, tile_overlap=tile_overlap, batch_size=batch_size,
+    run = partial(
+        _run, plan=plan, method=method, tile_overlap=tile_overlap, batch_size=batch_size,
         progress=progress,
     )  # fmt: skip
+    ens = None
+    if members > 1:
+        ens = run_ensemble(
+            run, src, members=members, seed=seed, calibration=calibration,
+            stored=plan.model.get("spread_calibration"), name=name, phases=plan.phases,
+        )  # fmt: skip
+        out, needed = ens.mean, ens.needed
+    else:
+        out, needed = run(src)
     shown = da if plan.stride == 1 else src.sst
     if axis is not None and len(axis.absent):  # absent dates were filled, never written
         keep = np.flatnonzero(src.sst.get_index("time").isin(da.get_index("time")))
         out, needed, shown = out[keep], needed[keep], src.sst.isel(time=keep)
+        ens = None if ens is None else ens.take(keep)
     sha = plan.model["sha256"] if plan.model is not None else "none"
     res = output_dataset(
         ds, name, shown, out, needed, method=method, checkpoint_sha256=sha, history=history
     )
-    return to_input_layout(res, ds[name], [name, f"{name}_filled_mask"])
+    names = [name, f"{name}_filled_mask"]
+    if ens is not None:
+        res = ensemble_variables(res, name, ens, keep_members=keep_members)
+        names += [f"{name}_error"] + ([f"{name}_members"] if keep_members else [])
+    return to_input_layout(res, ds[name], names)
+
+
+def _check_members(method: str, members, keep_members: bool, calibration) -> None:
+    """Refuse an ensemble ``fill`` cannot make."""
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < 1:
+        raise FillError(f"members must be an integer >= 1, got {members!r}")
+    if members > 1 and method != "unisst":
+        raise FillError(
+            f"members={members}: ensembles come from a stochastic generator (method 'unisst'); "
+            f"{method!r} gives one fill. Use --method unisst, or members=1."
+        )
+    if keep_members and members < 2:
+        raise FillError("keep_members needs an ensemble: give members >= 2")
+    check_calibration(calibration)
 
 
 # ----------------------------------------------------------------- plan
@@ -202,21 +235,49 @@ class _Plan:
     model: dict | None = None  # load_model's dict (method "unisst")
 
 
-def _plan(method, axis, *, checkpoint, device, resample, overlap_frames) -> _Plan:
+def _plan(method, axis, *, checkpoint, device, resample, overlap_frames, members=1) -> _Plan:
     """The windows of ``method`` on frames on ``axis``: the model's length and spacing (unisst)."""
     model, window, stride, phases = None, BASELINE_WINDOW, 1, 1
     if method == "dineof":
         window = DINEOF_FILL_WINDOW
     if method == "unisst":
-        if checkpoint is None and axis is not None:
-            checkpoint = default_checkpoint(axis.cadence)
+        if checkpoint is None:
+            checkpoint = _default_for(axis, members)
         model = load_model(checkpoint, device)
+        if members > 1 and model["first_guess_only"]:
+            raise FillError(
+                f"members={members}: {checkpoint} was replaced by its first guess (the fitted "
+                "model was no better on withheld pixels), which has no noise: fit longer "
+                "(--fit-minutes, --fit-steps) or fill with members=1."
+            )
+        if members > 1 and not model["noise_channels"]:
+            raise FillError(
+                f"members={members}: the model {checkpoint} is deterministic (no noise inputs), "
+                "so its members would be identical. Use a stochastic model: the bundled "
+                f"{', '.join(BUNDLED_ENSEMBLES.values())}, one fitted with --fit --members N, "
+                "or one trained with the `ensemble` config."
+            )
         window = int(model["seq_len"])
         stride, phases = _match_spacing(_fixed_step(axis, model), model, resample=resample)
     overlap = window // 2 if overlap_frames is None else int(overlap_frames)
     if not 0 <= overlap < window:
         raise FillError(f"overlap_frames must be in 0..{window - 1}, got {overlap}")
     return _Plan(window, overlap, stride, phases, model)
+
+
+def _default_for(axis: TimeAxis | None, members: int) -> Path | None:
+    """The bundled model for frames on ``axis``: the stochastic one for an ensemble."""
+    cadence = None if axis is None else axis.cadence
+    if members == 1:
+        return default_checkpoint(cadence) if axis is not None else None
+    name = BUNDLED_ENSEMBLES.get(cadence or "PT6H")
+    if name is None:
+        raise FillError(
+            f"no bundled stochastic model for frames {cadence} apart: fit one on this data "
+            "(`unisst fill --fit --members N`), or pass a checkpoint trained with the "
+            "`ensemble` config"
+        )
+    return Path(unisst_lib.__file__).parent / "checkpoints" / name
 
 
 def _time_axis(times: np.ndarray) -> TimeAxis | None:
@@ -286,48 +347,6 @@ def _match_spacing(step: np.timedelta64 | None, model: dict, *, resample: bool) 
         "divide it: fit a model on this data (`unisst fill --fit`, or `unisst train --data`), "
         "or fill with --method dineof or --method interp (any cadence)."
     )
-
-
-def load_model(checkpoint, device) -> dict:
-    """The generator of ``checkpoint`` (default :func:`default_checkpoint`) and what fill needs.
-
-    Returns a dict: ``generator``, ``device``, ``seq_len`` and ``interval_hours``
-    (of the split set or the archive it was trained on), ``archive`` (what the
-    checkpoint records of the archive, or None), ``std_factor`` and ``fill_value``
-    (the normalisation) and ``sha256`` (of the file).
-    """
-    path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
-    if checkpoint is None and not path.is_file():
-        raise DataNotFoundError(
-            f"the default checkpoint {path} is not installed: pass --checkpoint PATH "
-            "(checkpoint=...) with a model from `unisst train`."
-        )
-    if not path.is_file():
-        raise DataNotFoundError(f"checkpoint {path} does not exist: pass an existing .pt file")
-    dev = select_device(device)
-    state = load_checkpoint(path, map_location=dev)
-    generator, cfg = generator_from_state(state, path, device=dev)
-    m = load_manifest()
-    archive = state.get("archive")  # a model trained on an archive
-    if archive is not None:
-        seq_len, interval_hours = int(archive["seq_len"]), float(archive["interval_hours"])
-    else:
-        try:
-            split = m.split_set(cfg.data.split_set)
-        except UnisstError as err:
-            raise CorruptFileError(f"checkpoint {path}: {err}") from err
-        seq_len, interval_hours = split.seq_len, split.interval_hours
-    return {
-        "generator": generator,
-        "device": dev,
-        "seq_len": seq_len,
-        "interval_hours": interval_hours,
-        "archive": archive,
-        # the normalisation the model was trained with (recorded by a run on an archive)
-        "std_factor": (archive or {}).get("std_factor", m.normalisation.std_factor),
-        "fill_value": (archive or {}).get("fill_value", m.normalisation.occluded_fill_value),
-        "sha256": pooch.file_hash(os.fspath(path), alg="sha256"),
-    }
 
 
 # ----------------------------------------------------------------- read
@@ -457,9 +476,22 @@ def _land_and_mean(name, read, shape, plan: _Plan) -> tuple[np.ndarray, float]:
 
 # ------------------------------------------------------------------ run
 def _run(
-    src: _Input, plan: _Plan, *, method, tile_overlap, batch_size, progress
+    src: _Input,
+    *,
+    plan: _Plan,
+    method,
+    tile_overlap,
+    batch_size,
+    progress,
+    member_seed=None,
+    sign: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fill every interleaved series of ``src`` with ``method``; (values, reconstructed)."""
+    """Fill every interleaved series of ``src`` with ``method``; (values, reconstructed).
+
+    ``member_seed``, ``sign``: the noise of one ensemble member (a stochastic model;
+    sign -1 its antithetic twin); None: the model's central member (noise 0) or a
+    deterministic model.
+    """
     da, phases = src.sst, plan.phases
     if method == "unisst":
         predict: Predictor = partial(
@@ -476,6 +508,11 @@ def _run(
         msk = None if src.mask is None else (src.mask.isel(time=sub) if phases > 1 else src.mask)
         read = _reader(series, msk, src.land)
         guess = partial(_record_guess, read, series.shape[0], context) if context else None
+        noise = None
+        if member_seed is not None:
+            h, w = series.shape[1:]
+            k = plan.model["noise_channels"]
+            noise = member_noise(member_seed, channels=k, height=h, width=w, phase=p, sign=sign)
         out[sub], needed[sub] = fill_series(
             read,
             series.shape,
@@ -488,6 +525,7 @@ def _run(
             progress=progress,
             desc=f"fill ({method})" + (f" {p + 1}/{phases}" if phases > 1 else ""),
             guess=guess,
+            noise=noise,
         )
     return out, needed
 

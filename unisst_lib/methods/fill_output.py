@@ -119,7 +119,8 @@ def global_attributes(
 
 def to_input_layout(res: xr.Dataset, orig: xr.DataArray, names: list[str]) -> xr.Dataset:
     """``res`` (time, latitude, longitude) back to the dims, order and latitude direction of
-    ``orig``; a size-1 axis of ``orig`` (depth) comes back with its coordinate."""
+    ``orig``; a size-1 axis of ``orig`` (depth) comes back with its coordinate. A dimension
+    ``orig`` does not have (``member``) comes first."""
     dims = {k: _axis_name(orig, k) for k in ("time", "latitude", "longitude")}
     lat = dims["latitude"]
     if orig.sizes[lat] > 1 and lat in orig.coords:
@@ -139,6 +140,7 @@ def to_input_layout(res: xr.Dataset, orig: xr.DataArray, names: list[str]) -> xr
     order = [d for d in orig.dims if d in res.dims]
     for n in names:
         enc = res[n].encoding
-        res[n] = res[n].transpose(*order)
+        own = [d for d in res[n].dims if d not in order]  # e.g. "member" leads
+        res[n] = res[n].transpose(*own, *order)
         res[n].encoding = enc
     return res

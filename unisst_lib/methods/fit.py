@@ -40,6 +40,8 @@ DEFAULT_FIT_MINUTES = 10.0
 #: The recipe a fit starts from: the ``archive`` config (``fast`` with a first guess
 #: from the record around each window).
 FIT_CONFIG = "archive"
+#: The recipe of a fit for an ensemble (``--fit --members N``): ``archive`` with noise inputs.
+FIT_ENSEMBLE_CONFIG = "archive_ensemble"
 #: Evaluations (and checkpoints) per fit: the best of these is kept.
 FIT_EVALUATIONS = 4
 MIN_FIT_STEPS = 4

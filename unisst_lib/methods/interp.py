@@ -295,3 +295,34 @@ def fill_climatology(
     if (p.ocean & (count == 0)).any():
         mean = fill_laplace(mean[None], land=p.land)[0]
     return finish(p, np.broadcast_to(mean, p.values.shape))
+
+
+def local_std(
+    sst: np.ndarray, missing: np.ndarray, *, radius: int = 3, frames: int = 2
+) -> np.ndarray:
+    """The standard deviation of the observed values around each pixel (T, H, W).
+
+    Over a box of ``2·radius + 1`` pixels square and ``2·frames + 1`` frames (cut at
+    the edges); where fewer than two values are observed in the box, the standard
+    deviation of every observed value of the sequence. The spread of
+    :func:`fill_temporal`'s uncertainty baseline: interpolation errs more where SST
+    varies more (fronts, eddies). Land and missing pixels count as unobserved.
+
+    >>> x = np.zeros((1, 1, 4)); x[0, 0, 1] = 2.0
+    >>> local_std(x, np.zeros(x.shape, bool), radius=1, frames=0).round(4).tolist()
+    [[[1.0, 0.9428, 0.9428, 0.0]]]
+    """
+    obs = ~np.asarray(missing, bool) & np.isfinite(sst)
+    if not obs.any():
+        raise ValueError("local_std: no observed value to take a spread from")
+    x = np.where(obs, sst, 0.0).astype(np.float64)
+    size = (2 * frames + 1, 2 * radius + 1, 2 * radius + 1)
+    n = ndimage.uniform_filter(obs.astype(np.float64), size, mode="constant")
+    s1 = ndimage.uniform_filter(x, size, mode="constant")
+    s2 = ndimage.uniform_filter(x * x, size, mode="constant")
+    enough = n * np.prod(size) >= 2 - 1e-9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / n
+        var = s2 / n - mean**2
+    overall = float(np.std(sst[obs]))
+    return np.where(enough, np.sqrt(np.clip(var, 0.0, None)), overall)

@@ -60,11 +60,14 @@ def fill_series(
     progress: bool,
     desc: str,
     guess: Callable[[int, int], np.ndarray] | None = None,
+    noise: Callable[[int, int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill one equally spaced series (frames read by ``read(s, e)``) window by window.
 
     ``guess(s, e)``, when given, is the first guess of frames ``s:e`` from a longer
-    record, passed to ``predict`` as its third argument.
+    record, passed to ``predict`` as its third argument; ``noise(s, e)`` the noise of
+    one ensemble member on those frames (:func:`unisst_lib.methods.ensemble.member_noise`),
+    passed as ``noise=``.
 
     ``read(s, e)`` returns frames ``s:e`` and where they are missing. Each window
     with a gap is given to ``predict``; its values are blended with a ramp in
@@ -102,7 +105,9 @@ def fill_series(
         need = missing & ~land[None]
         needed[s:e] = need
         if need.any():
-            pred, wgt = predict(x, missing) if guess is None else predict(x, missing, guess(s, e))
+            args = () if guess is None else (guess(s, e),)
+            kwargs = {} if noise is None else {"noise": noise(s, e)}
+            pred, wgt = predict(x, missing, *args, **kwargs)
             wt = w_t[: e - s, None, None] * wgt
             off = s - buf0
             acc_v[off : off + e - s] += np.where(wt > 0, pred, 0.0) * wt
@@ -138,6 +143,7 @@ def predict_tiles(
     batch_size: int,
     tile_starts: tuple[list[int], list[int]] | None = None,
     domain_hw: tuple[int, int] | None = None,
+    noise: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The generator's values for one time window (T', H, W), and their blending weights.
 
@@ -152,6 +158,9 @@ def predict_tiles(
     ``x`` may be a part of a larger domain (the streamed fill): ``tile_starts`` are then
     the (rows, columns) where the domain's tiles start in ``x`` and ``domain_hw`` the
     domain's size, which decides where tiles are blended (default: ``x`` is the domain).
+
+    ``noise`` (K, T', H, W): one member's noise for a generator with K noise channels,
+    cropped with each tile (zero on padding); None: the central member.
     """
     ys, xs = tile_starts or (
         starts(x.shape[1], TILE_SIZE, tile_overlap),
@@ -168,11 +177,14 @@ def predict_tiles(
         batch = items[b : b + batch_size]
         y = torch.from_numpy(np.stack([it.y for it in batch])[:, None]).to(dev)
         m = torch.from_numpy(np.stack([it.mask for it in batch])[:, None]).to(dev)
-        g = None
+        g = z = None
         if guess is not None:
             g = torch.from_numpy(np.stack([it.guess for it in batch])[:, None]).to(dev)
+        if noise is not None:
+            z = torch.from_numpy(np.stack([_tile_noise(model, noise, it) for it in batch]))
+            z = z.to(dev)  # (batch, K, L, P, P)
         with torch.no_grad():
-            out = reconstruct(gen, y, m, g).float().cpu().numpy()[:, 0]  # (batch, L, P, P)
+            out = reconstruct(gen, y, m, g, z).float().cpu().numpy()[:, 0]  # (batch, L, P, P)
         for it, o in zip(batch, out, strict=True):
             _add_tile(model, it, o, x.shape[0], w2, pred, wsum)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -216,6 +228,16 @@ def _tile(model: dict, x, missing, y0: int, x0: int, guess=None) -> _Tile | None
         g_pad = np.zeros((seq_len, p, p), np.float32)
         g_pad[:n_t, :h, :w] = np.where(np.isfinite(g), g, 0.0)
     return _Tile(y0, x0, h, w, mean, std, y_pad, m_pad, g_pad)
+
+
+def _tile_noise(model: dict, noise: np.ndarray, tile: _Tile) -> np.ndarray:
+    """The (K, L, P, P) crop of a window's (K, T', H, W) noise under ``tile``, 0 on padding."""
+    k, n_t = noise.shape[:2]
+    out = np.zeros((k, model["seq_len"], TILE_SIZE, TILE_SIZE), np.float32)
+    out[:, :n_t, : tile.h, : tile.w] = noise[
+        :, :, tile.y0 : tile.y0 + tile.h, tile.x0 : tile.x0 + tile.w
+    ]
+    return out
 
 
 def _tile_weight(hw: tuple[int, int], tile_overlap: int) -> np.ndarray:

@@ -72,6 +72,11 @@ class GeneratorConfig:
         same, but the caller gives the interpolation over a longer record
         (``guess=``: what DINEOF sees, a window cannot; without it, the window's);
         ``"none"`` (default) neither.
+    noise_channels
+        fast: channels of Gaussian noise fed with the input (and, pooled, at the
+        bottleneck): 0 (default) is a deterministic generator; > 0 makes one whose
+        members (different noise, same observation) differ under the clouds, trained
+        with ``loss.self_supervised_norm: crps`` so that their spread is learnt.
     paper_ngf
         paper: base width of the original (32 gives the published 14.8 M parameters).
     """
@@ -81,6 +86,7 @@ class GeneratorConfig:
     channel_mults: tuple[int, ...] = (1, 2, 4, 8)
     norm_groups: int = 8
     first_guess: Literal["none", "temporal", "record"] = "none"
+    noise_channels: int = 0
     paper_ngf: int = 32
 
     def __post_init__(self) -> None:
@@ -90,6 +96,11 @@ class GeneratorConfig:
             raise ValueError(
                 "GeneratorConfig needs base_channels >= 1 and a non-empty channel_mults of "
                 f"positive integers, got {self.base_channels} and {self.channel_mults}"
+            )
+        if self.noise_channels < 0 or (self.noise_channels and self.arch != "fast"):
+            raise ValueError(
+                "GeneratorConfig.noise_channels must be >= 0, and > 0 only with arch 'fast' "
+                f"(got {self.noise_channels} with arch {self.arch!r})"
             )
         widths = [self.base_channels * m for m in self.channel_mults]
         if any(w % self.norm_groups for w in widths):
@@ -138,6 +149,7 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
         channel_mults=cfg.channel_mults,
         norm_groups=cfg.norm_groups,
         first_guess=cfg.first_guess,
+        noise_channels=cfg.noise_channels,
     )
 
 
@@ -149,7 +161,11 @@ def build_discriminators(cfg: DiscriminatorConfig) -> tuple[nn.Module, nn.Module
 
 
 def reconstruct(
-    generator: nn.Module, y: torch.Tensor, mask: torch.Tensor, guess: torch.Tensor | None = None
+    generator: nn.Module,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    guess: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Fill the occluded pixels of ``y`` with the generator's output.
 
@@ -169,13 +185,17 @@ def reconstruct(
     guess
         Same shape: a first guess from outside the window (``first_guess="record"``),
         normalised like ``y``; None: the generator's own.
+    noise
+        ``(B, K, T, H, W)``: one ensemble member's noise for a generator with K noise
+        channels; None: its central member in eval mode.
     """
     if mask.shape != y.shape:
         raise ValueError(
             f"mask shape {tuple(mask.shape)} differs from y shape {tuple(y.shape)}; both must "
             "be (B, 1, T, H, W)"
         )
-    filled = generator(y, mask) if guess is None else generator(y, mask, guess=guess)
+    extra = {k: v for k, v in (("guess", guess), ("noise", noise)) if v is not None}
+    filled = generator(y, mask, **extra)
     if filled.shape != y.shape:
         raise ValueError(
             f"generator returned shape {tuple(filled.shape)} for input {tuple(y.shape)}"

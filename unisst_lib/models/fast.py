@@ -152,18 +152,22 @@ class FastGenerator(nn.Module):
         channel_mults: tuple[int, ...] = (1, 2, 4, 8),
         norm_groups: int = 8,
         first_guess: str = "none",
+        noise_channels: int = 0,
     ):
         super().__init__()
+        if noise_channels < 0:
+            raise ValueError(f"noise_channels must be >= 0, got {noise_channels}")
         if first_guess not in ("none", "temporal", "record"):
             raise ValueError(
                 f"first_guess must be 'none', 'temporal' or 'record', got {first_guess!r}"
             )
         self.first_guess = first_guess
+        self.noise_channels = noise_channels
         widths = [base_channels * m for m in channel_mults]
         self.n_down = len(widths) - 1
         g = norm_groups
 
-        in_channels = 2 if first_guess == "none" else 3
+        in_channels = (2 if first_guess == "none" else 3) + noise_channels
         self.stem = nn.Conv3d(in_channels, widths[0], (1, 3, 3), padding=(0, 1, 1))
         self.encoder = nn.ModuleList(ResBlock(c, c, g) for c in widths[:-1])
         self.downs = nn.ModuleList(_down(a, b) for a, b in pairwise(widths))
@@ -172,12 +176,25 @@ class FastGenerator(nn.Module):
             GlobalContext(widths[-1], g),
             ResBlock(widths[-1], widths[-1], g),
         )
+        if noise_channels:  # large-scale variation: the input noise, pooled to the bottleneck
+            self.noise_proj = nn.Conv3d(noise_channels, widths[-1], 1)
+            # the noise enters through zero weights: a fresh stochastic generator (or one
+            # fine-tuned from a deterministic checkpoint) starts with every member equal,
+            # and its training (the CRPS) grows the spread where it pays
+            nn.init.zeros_(self.noise_proj.weight)
+            nn.init.zeros_(self.noise_proj.bias)
+            with torch.no_grad():
+                self.stem.weight[:, -noise_channels:].zero_()
         self.ups = nn.ModuleList(_up(b, a) for a, b in pairwise(widths))
         self.decoder = nn.ModuleList(ResBlock(c, c, g) for c in widths[:-1])
         self.head = nn.Sequential(nn.GroupNorm(g, widths[0]), nn.SiLU(), nn.Conv3d(widths[0], 1, 1))
 
     def forward(
-        self, y: torch.Tensor, mask: torch.Tensor, guess: torch.Tensor | None = None
+        self,
+        y: torch.Tensor,
+        mask: torch.Tensor,
+        guess: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # masked_fill, not y * (1 - mask): a NaN fill value must not leak through.
         x = torch.cat([y.masked_fill(mask.bool(), 0.0), mask.to(y.dtype)], dim=1)  # (B, 2, T, H, W)
@@ -187,6 +204,8 @@ class FastGenerator(nn.Module):
             guess = temporal_first_guess(y, mask)
         if guess is not None:
             x = torch.cat([x, guess.to(y.dtype)], dim=1)  # (B, 3, T, H, W)
+        if self.noise_channels:
+            x = torch.cat([x, self._noise(y, noise)], dim=1)  # (B, 2|3 + noise, T, H, W)
 
         # Pad H, W up to a multiple of 2^n_down so that every down-sampling halves exactly.
         h, w = x.shape[-2:]
@@ -195,12 +214,15 @@ class FastGenerator(nn.Module):
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h, 0, 0), mode="replicate")
 
+        noise = x[:, -self.noise_channels :] if self.noise_channels else None
         x = self.stem(x)
         skips = []
         for block, down in zip(self.encoder, self.downs, strict=True):
             x = block(x)
             skips.append(x)
             x = down(x)  # (B, C', T, H/2, W/2)
+        if noise is not None:
+            x = x + self.noise_proj(_pool_noise(noise, factor))
         x = self.middle(x)
         for block, up in zip(reversed(self.decoder), reversed(self.ups), strict=True):
             x = block(up(x) + skips.pop())  # (B, C, T, 2H, 2W)
@@ -208,3 +230,26 @@ class FastGenerator(nn.Module):
         out = self.head(x)[..., :h, :w]  # (B, 1, T, H, W)
         out = OUTPUT_BOUND * torch.tanh(out / OUTPUT_BOUND)
         return out if guess is None else guess + out  # a bounded correction to the guess
+
+    def _noise(self, y: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        """The noise channels: given (one ensemble member), drawn (training) or 0 (central)."""
+        b, _, t, h, w = y.shape
+        shape = (b, self.noise_channels, t, h, w)
+        if noise is None:
+            # training draws a new member per call; an eval call without noise gets the
+            # central member (noise 0), so validation stays deterministic
+            return torch.randn(shape, device=y.device) if self.training else y.new_zeros(shape)
+        if tuple(noise.shape) != shape:
+            raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}")
+        return noise.to(y.dtype)
+
+
+def _pool_noise(noise: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average ``factor``×``factor`` blocks of unit-variance noise, rescaled to unit variance.
+
+    A function of the full-resolution noise only, so two overlapping tiles given the
+    same noise field (at tile offsets that are multiples of ``factor``) see the same
+    large-scale noise where they overlap.
+    """
+    pooled = F.avg_pool3d(noise, (1, factor, factor))  # (B, K, T, H/f, W/f)
+    return pooled * factor  # the mean of f² unit-variance values has std 1/f

@@ -14,6 +14,7 @@ device this machine does not have.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ from unisst_lib.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from unisst_lib.training.step import Models, RunState
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "unisst-checkpoint-1"
 
@@ -219,6 +222,63 @@ def restore_training_state(state: dict[str, Any], models: Models) -> tuple[int, 
     models.sched_d.load_state_dict(state["sched"]["critics"])
     torch.set_rng_state(state["rng"]["torch"])
     return int(state["step"]), float(state["best_holdout_rmse_c"])
+
+
+def init_from_checkpoint(path: str | os.PathLike[str], models: Models) -> None:
+    """Start ``models`` from the networks of checkpoint ``path`` (``TrainConfig.init_from``).
+
+    Every weight of the checkpoint is copied where the new network has it with the same
+    shape; a generator stem that takes more input channels (noise) gets the old weights
+    on the old channels and keeps its fresh initialisation on the new ones. Optimisers,
+    schedules and the step start afresh. Weights the checkpoint has and the new networks
+    do not, or shapes that do not fit otherwise, are refused.
+    """
+    path = _init_path(path)
+    state = load_checkpoint(path)
+    nets = {"generator": models.generator, "image_d": models.image_d, "video_d": models.video_d}
+    for key, net in nets.items():
+        saved = state["models"].get(key)
+        if saved is None:  # an exported checkpoint has the generator only
+            log.info("init_from %s: no %s weights, it starts from its initialisation", path, key)
+            continue
+        own = net.state_dict()
+        extra = int(getattr(net, "noise_channels", 0))  # the only widening allowed
+        for name, value in saved.items():
+            if name not in own:
+                raise ConfigError(f"init_from {path}: {key} weight {name!r} is not in this model")
+            grow = extra if name == "stem.weight" else 0
+            own[name] = _widened(own[name], value, grow, f"init_from {path}: {key}.{name}")
+        net.load_state_dict(own)
+
+
+def _init_path(path: str | os.PathLike[str]) -> Path:
+    """``path``, or the bundled checkpoint of that name (``fast_twin.pt``)."""
+    p = Path(path)
+    bundled = Path(__file__).resolve().parents[1] / "checkpoints" / p.name
+    if not p.is_file() and p.name == str(path) and bundled.is_file():
+        return bundled
+    if not p.is_file():
+        raise DataNotFoundError(
+            f"init_from: {path} is neither a checkpoint file nor a bundled checkpoint "
+            f"({', '.join(sorted(q.name for q in bundled.parent.glob('*.pt')))})"
+        )
+    return p
+
+
+def _widened(new: torch.Tensor, old: torch.Tensor, grow: int, where: str) -> torch.Tensor:
+    """``old`` in ``new``'s shape: equal, or on the first input channels of a conv that
+    takes exactly ``grow`` more (the noise channels)."""
+    if new.shape == old.shape:
+        return old.to(new.dtype)
+    if grow and new.dim() == old.dim() >= 2 and new.shape[0] == old.shape[0]:
+        if new.shape[2:] == old.shape[2:] and new.shape[1] == old.shape[1] + grow:
+            out = new.clone()
+            out[:, : old.shape[1]] = old
+            return out
+    raise ConfigError(
+        f"{where}: shape {tuple(old.shape)} does not fit {tuple(new.shape)}; init_from "
+        "needs the same architecture (more noise channels are the only change allowed)"
+    )
 
 
 def parameter_digest(module: nn.Module) -> str:

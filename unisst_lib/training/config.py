@@ -106,15 +106,19 @@ class LossConfig:
     """Weights of the generator's loss terms (normalised units).
 
     ``self_supervised_weight = 0`` is the paper's pure adversarial training;
-    ``adversarial_weight = 0`` skips the critics. ``supervised_weight > 0`` uses
-    the truth under the clouds (twin only): an oracle for benchmarks, not UNISST.
+    ``adversarial_weight = 0`` skips the critics. ``self_supervised_norm: crps``
+    (a generator with ``noise_channels > 0``) scores two members drawn with different
+    noise by the fair CRPS on the withheld observed pixels, so that their spread is
+    learnt (without truth); the adversarial term scores the first member.
+    ``supervised_weight > 0`` uses the truth under the clouds (twin only): an oracle
+    for benchmarks, not UNISST.
     """
 
     adversarial_weight: float = 1.0
     image_weight: float = 1.0
     video_weight: float = 1.0
     self_supervised_weight: float = 0.0
-    self_supervised_norm: Literal["l1", "l2"] = "l1"
+    self_supervised_norm: Literal["l1", "l2", "crps"] = "l1"
     supervised_weight: float = 0.0
 
 
@@ -137,6 +141,9 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     collapse_patience: int = 200  # critic updates with a ~0 loss before stopping
     patience: int = 0  # evaluations without a new best before stopping early (0: never)
+    # a checkpoint whose networks start the run (fine-tuning; weights the checkpoint does
+    # not have, e.g. the noise inputs of a stochastic generator, keep their initialisation)
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "log_every"):
@@ -144,6 +151,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.patience < 0:
             raise ValueError(f"patience must be >= 0 (0: never stop early), got {self.patience}")
+        if self.crps and self.generator.noise_channels < 1:
+            raise ValueError(
+                "loss.self_supervised_norm: crps scores an ensemble: give the generator "
+                "noise (generator.noise_channels >= 1)"
+            )
         if self.optim.d_steps_per_g < 1:
             raise ValueError("optim.d_steps_per_g must be >= 1")
         lc = self.loss
@@ -157,6 +169,11 @@ class TrainConfig:
     def adversarial(self) -> bool:
         """Whether the critics are trained (``loss.adversarial_weight > 0``)."""
         return self.loss.adversarial_weight > 0
+
+    @property
+    def crps(self) -> bool:
+        """Whether the self-supervised term scores an ensemble of two members (fair CRPS)."""
+        return self.loss.self_supervised_norm == "crps"
 
     @property
     def oracle(self) -> bool:

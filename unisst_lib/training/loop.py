@@ -53,6 +53,7 @@ from unisst_lib.training.archive_data import archive_datasets
 from unisst_lib.training.batches import StepBatches, batch_loader, ensure_data
 from unisst_lib.training.checkpoints import (
     check_compatible,
+    init_from_checkpoint,
     load_checkpoint,
     parameter_digest,
     restore_training_state,
@@ -237,6 +238,9 @@ def _setup(
         state.step, state.best_holdout_rmse_c = restore_training_state(ckpt, models)
         state.stale_evals = int(ckpt.get("stale_evals", 0))
         log.info("resuming %s from step %d", out, state.step)
+    elif cfg.init_from:
+        init_from_checkpoint(cfg.init_from, models)
+        log.info("starting %s from the networks of %s", out, cfg.init_from)
     if dist_info.main:
         for name in ("train_log.csv", "val_log.csv"):
             truncate_csv(out / name, state.step)

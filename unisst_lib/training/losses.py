@@ -53,3 +53,26 @@ def masked_error(
     diff = (pred - target) * weight
     per_px = diff.abs() if norm == "l1" else diff.square()
     return per_px.sum() / weight.sum().clamp(min=1.0)
+
+
+def masked_crps(members: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The fair CRPS of an ensemble, averaged over the pixels where ``weight`` is 1.
+
+    ``members``: (M, ...) with M >= 2, each member shaped like ``target``. Per pixel,
+    mean_i |x_i − y| − Σ_ij |x_i − x_j| / (2 M (M − 1)): a proper scoring rule whose
+    expectation is lowest when the members are drawn from the distribution of ``y``
+    (Ferro 2014), so it rewards spread where the error is uncertain. No pixel
+    selected gives 0.
+
+    >>> y = torch.tensor([0.0])
+    >>> masked_crps(torch.tensor([[1.0], [-1.0]]), y, torch.tensor([1.0]))  # 1 - 2 * 2 / 4
+    tensor(0.)
+    >>> masked_crps(torch.tensor([[1.0], [1.0]]), y, torch.tensor([1.0]))  # 1 - 0
+    tensor(1.)
+    """
+    m = members.shape[0]
+    if m < 2:
+        raise ValueError(f"the fair CRPS needs at least 2 members, got {m}")
+    skill = (members - target).abs().mean(dim=0)
+    spread = (members[:, None] - members[None]).abs().sum(dim=(0, 1)) / (2 * m * (m - 1))
+    return ((skill - spread) * weight).sum() / weight.sum().clamp(min=1.0)

@@ -33,7 +33,7 @@ from unisst_lib.core.errors import UnisstError
 from unisst_lib.evaluation.validation import occlude
 from unisst_lib.models.device import autocast_context
 from unisst_lib.training.config import TrainConfig
-from unisst_lib.training.losses import d_hinge_loss, g_hinge_loss, masked_error
+from unisst_lib.training.losses import d_hinge_loss, g_hinge_loss, masked_crps, masked_error
 
 Batch = dict[str, torch.Tensor]
 
@@ -132,13 +132,30 @@ class GANStep:
         return {key: loss.item() for key, loss in losses.items()}
 
     def _forward_g(
-        self, y: torch.Tensor, m: torch.Tensor, hide: torch.Tensor, guess: torch.Tensor | None
+        self,
+        y: torch.Tensor,
+        m: torch.Tensor,
+        hide: torch.Tensor,
+        guess: torch.Tensor | None,
+        members: int = 1,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """G on the observation with extra pixels hidden.
 
         Returns (G output, x̂, hidden-observed or None, every pixel hidden from G).
         ``guess``: the batch's first guess from the record (made without ``hide``), or None.
+        ``members > 1`` (a stochastic G): the G outputs of that many members, drawn in
+        one pass, (members, B, 1, T, H, W); x̂ is the first member's.
         """
+        if members > 1:
+            rep = [members] + [1] * (y.dim() - 1)
+            both = self._forward_g(
+                y.repeat(rep), m.repeat(rep), hide.repeat(rep),
+                None if guess is None else guess.repeat(rep),
+            )  # fmt: skip
+            g_out = both[0].unflatten(0, (members, y.shape[0]))  # (M, B, 1, T, H, W)
+            x_hat = both[1][: y.shape[0]]
+            withheld = None if both[2] is None else both[2][: y.shape[0]]
+            return g_out, x_hat, withheld, both[3][: y.shape[0]]
         if self.cfg.hides_observed:
             m_in = torch.clamp(m + hide, max=1.0)
             withheld = hide * (1 - m)
@@ -190,7 +207,10 @@ class GANStep:
         lc, models = self.cfg.loss, self.models
         y, m = b["y"], b["mask"]
         with autocast_context(self.device, self.bf16):
-            g_out, x_hat, withheld, m_in = self._forward_g(y, m, b["hide"], b.get("guess"))
+            g_all, x_hat, withheld, m_in = self._forward_g(
+                y, m, b["hide"], b.get("guess"), members=2 if self.cfg.crps else 1
+            )
+            g_out = g_all[0] if self.cfg.crps else g_all
             loss_g = torch.zeros((), device=self.device)
             loss_adv = loss_ss = loss_sup = self.nan
             if self.cfg.adversarial:
@@ -201,7 +221,10 @@ class GANStep:
                 loss_adv = loss_adv + lc.video_weight * g_hinge_loss(s_vid)
                 loss_g = loss_g + lc.adversarial_weight * loss_adv
             if withheld is not None and lc.self_supervised_weight > 0:
-                loss_ss = masked_error(g_out.float(), y, withheld, lc.self_supervised_norm)
+                if self.cfg.crps:
+                    loss_ss = masked_crps(g_all.float(), y, withheld)
+                else:
+                    loss_ss = masked_error(g_out.float(), y, withheld, lc.self_supervised_norm)
                 loss_g = loss_g + lc.self_supervised_weight * loss_ss
             if lc.supervised_weight > 0:  # the truth under the clouds: an oracle, not UNISST
                 x = b["x"]

@@ -7,6 +7,8 @@ panels for the bokeh backend: linked zoom, latitudes and longitudes written
 under the grid and, for a short sequence, embeds every frame in the output, so
 the slider scrubs in the browser with no round trip to the kernel (and still
 works in a saved notebook); a long one updates when the slider is released.
+:func:`interactive_members` shows an ensemble's members with a member slider next to
+the time slider (every frame in the page, swapped in the browser: :func:`members_view`).
 :func:`load_resources` loads bokeh's and panel's scripts once, inline (no
 network). holoviews and panel come with the ``notebooks`` extra.
 
@@ -29,6 +31,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from unisst_lib.views.ensemble_inputs import (
+    EnsembleInputError,
+    check_members,
+    same_grid,
+    shared_limits,
+)
 from unisst_lib.views.map_panels import (
     CLOUD_GREY,
     MapInputError,
@@ -295,6 +303,135 @@ def _live_panel(view):
     panels = [hv.DynamicMap(frame_of(h), streams=[stream]) for h in hmaps]
     grid = hv.Layout(panels).cols(2 if len(panels) == 4 else len(panels))
     return pn.Column(pn.pane.HoloViews(grid), slider)
+
+
+# --------------------------------------------------------------------- ensemble members
+_MEMBERS_JS = """
+const m = member.value, t = time === null ? 0 : time.value;
+source.data = Object.assign({}, source.data, {image: [store.data.frames[m * n_time + t]]});
+if (obs_source !== null) {
+  obs_source.data = Object.assign({}, obs_source.data, {image: [obs_store.data.frames[t]]});
+}
+figure.title.text = "member " + member_labels[m] + ", " + labels[t];
+"""
+
+
+def _image_figure(values: np.ndarray, grid: xr.DataArray, title: str, colours: dict, width: int):
+    """A bokeh figure of one (latitude, longitude) frame styled as :func:`interactive_view`'s
+    panels, and the data source of its image (what the sliders swap)."""
+    hv = require_extra("holoviews")
+    require_extra("holoviews.plotting.bokeh")
+    models = require_extra("bokeh.models")
+    lon = grid["longitude"].values.astype(np.float64)
+    lat = grid["latitude"].values.astype(np.float64)
+    vdim = hv.Dimension(title.split(",")[0], unit="°C")
+    image = hv.Image((lon, lat, values), kdims=["longitude", "latitude"], vdims=[vdim]).opts(
+        backend="bokeh", title=title, frame_width=width, data_aspect=1, colorbar=True,
+        clipping_colors={"NaN": CLOUD_GREY}, fontsize={"title": "11pt", "labels": "10pt",
+        "ticks": "9pt"}, **colours, **_axis_options(),
+    )  # fmt: skip
+    fig = hv.render(image, backend="bokeh")
+    (renderer,) = [r for r in fig.renderers if isinstance(getattr(r, "glyph", None), models.Image)]
+    return fig, renderer.data_source
+
+
+def members_view(members: xr.DataArray, observation: xr.DataArray | None = None, *,
+                 width: int = PANEL_WIDTH):  # fmt: skip
+    """The map of one member, a member slider next to the time slider; every frame in the page.
+
+    Parameters
+    ----------
+    members
+        ``<name>_members`` of :func:`unisst_lib.methods.fill.fill` (member, time,
+        latitude, longitude), °C, at least 2 members.
+    observation
+        The observation (NaN under the clouds), shown left of the member, following
+        the time slider.
+    width
+        Width of each map in pixels.
+
+    Returns
+    -------
+    bokeh.models.Column
+        The maps (one °C scale, cmocean ``thermal``, clouds light grey) above a
+        ``member`` slider (0 … N − 1) and a ``time`` slider (absent for one frame).
+        All N × T frames (rounded to 1/256 °C) are in the page and the sliders swap
+        them in the browser (a CustomJS callback): no kernel and no per-state
+        rendering, so it works in a saved notebook and costs the data's size (about
+        16 kB per 64 × 64 frame).
+    """
+    models = require_extra("bokeh.models")
+    mem = check_members(members)
+    if mem.sizes["member"] < 2:
+        raise EnsembleInputError(
+            f"members has {mem.sizes['member']} member: a member slider needs at least 2 "
+            "(fill(..., members=N, keep_members=True) with N >= 2)"
+        )
+    grid = mem.isel(member=0)
+    obs = same_grid(grid, "members", observation=observation)["observation"]
+    figs, args = _member_figures(mem, obs, width)
+    n_members, n_time = mem.sizes["member"], mem.sizes["time"]
+    member = models.Slider(
+        start=0, end=n_members - 1, value=0, step=1, title="member", name="member"
+    )
+    time = None
+    if n_time > 1:
+        time = models.Slider(
+            start=0, end=n_time - 1, value=0, step=1, title="time (frame)", name="time"
+        )
+    callback = models.CustomJS(args={**args, "member": member, "time": time}, code=_MEMBERS_JS)
+    sliders = [s for s in (member, time) if s is not None]
+    for slider in sliders:
+        slider.js_on_change("value", callback)
+    return models.Column(models.Row(*figs), models.Row(*sliders))
+
+
+def _member_figures(mem: xr.DataArray, obs: xr.DataArray | None, width: int):
+    """The figures (observation, member) at member 0, frame 0, and the callback's other
+    arguments: their image sources and every frame (``store``: member m, frame t at
+    m × T + t), rounded to 1/256 °C."""
+    from unisst_lib.views.map_panels import sst_cmap
+
+    models = require_extra("bokeh.models")
+    n_members, n_time = mem.sizes["member"], mem.sizes["time"]
+    frames = _rounded(mem.values).reshape(n_members * n_time, *mem.shape[2:])
+    shown = [("members", frames)] + ([("observation", obs.values)] if obs is not None else [])
+    lo, hi = shared_limits(shown, slice(None))
+    colours = {"cmap": _hex(sst_cmap()), "clim": (lo, hi), "clabel": "SST (°C)"}
+    grid = mem.isel(member=0)
+    labels = [str(x)[:16].replace("T", " ") for x in _time_values(grid)]
+    member_labels = [str(k) for k in mem["member"].values]
+    title = f"member {member_labels[0]}, {labels[0]}"
+    fig, source = _image_figure(frames[0], grid, title, colours, width)
+    source.name = "member_image"  # to find it in the page
+    args = {"source": source, "store": models.ColumnDataSource({"frames": list(frames)}),
+            "obs_source": None, "obs_store": None, "figure": fig, "n_time": n_time,
+            "labels": labels, "member_labels": member_labels}  # fmt: skip
+    if obs is None:
+        return [fig], args
+    obs_frames = _rounded(obs.values)
+    obs_fig, args["obs_source"] = _image_figure(obs_frames[0], grid, "observation", colours, width)
+    args["obs_store"] = models.ColumnDataSource({"frames": list(obs_frames)})
+    return [obs_fig, fig], args
+
+
+def _time_values(grid: xr.DataArray) -> np.ndarray:
+    """The time coordinate's values, or 0, 1, ... without one."""
+    return grid["time"].values if "time" in grid.coords else np.arange(grid.sizes["time"])
+
+
+def interactive_members(members: xr.DataArray, observation: xr.DataArray | None = None, *,
+                        width: int = PANEL_WIDTH):  # fmt: skip
+    """:func:`members_view` ready to display in a notebook (after :func:`load_resources`).
+
+    Returns
+    -------
+    panel.io.notebook.Mimebundle
+        The view with its stylesheets inline (no CDN); the sliders need no kernel.
+    """
+    pn = require_extra("panel")
+    view = members_view(members, observation, width=width)
+    return _embedded(pn.Column(pn.pane.Bokeh(view)), 1)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,59 @@
+"""The README's uncertainty block, rendered from benchmarks/uncertainty.json.
+
+:func:`render_uncertainty` is the ``bench:uncertainty`` renderer of
+:mod:`unisst_lib.benchmark.quotes`; it reads ``results["uncertainty"]`` (the
+contents of uncertainty.json, attached by :func:`unisst_lib.benchmark.quotes.load_results`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from unisst_lib.benchmark.uncertainty_report import LABELS, cell, targets_met
+from unisst_lib.core.errors import DataNotFoundError
+
+_KEYS = ("crps_c", "mae_c", "spread_skill", "coverage_1sd", "coverage_2sd")
+
+
+def _line(label: str, rows: list[dict]) -> str:
+    digits = {"spread_skill": 2}
+    cells = [cell(rows, k, digits.get(k, 3)) for k in _KEYS]
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def render_uncertainty(results: Mapping[str, Any]) -> str:
+    """The test-region and L3 cross-validation table of the chosen ensemble and its baselines."""
+    unc = results.get("uncertainty")
+    if not unc:
+        raise DataNotFoundError(
+            "no uncertainty results next to results.json: run `python benchmarks/uncertainty.py`"
+        )
+    meta, chosen = unc["meta"], unc["meta"]["chosen"]
+    lines = [
+        "| where | CRPS (°C) | MAE of mean (°C) | spread/skill | ±1σ cover | ±2σ cover |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for th, rows in unc["test"].items():
+        lines.append(_line(f"twin test, {th} g m⁻²: {LABELS[chosen]}", rows[chosen]))
+        lines.append(_line(f"twin test, {th} g m⁻²: {LABELS['interp_local_std']}",
+                           rows["interp_local_std"]))  # fmt: skip
+        det = rows["hybrid_deterministic"]
+        lines.append(f"| twin test, {th} g m⁻²: {LABELS['hybrid_deterministic']} | – | "
+                     f"{cell(det, 'mae_c')} | – | – | – |")  # fmt: skip
+    for name, rows in (unc.get("real_cv") or {}).items():
+        lines.append(_line(f"L3 archive, cross-validation: {LABELS.get(name, name)}", rows))
+    missed = [
+        f"{k} at {th} g m⁻²"
+        for th, rows in unc["test"].items()
+        for k, ok in targets_met(rows[chosen]).items()
+        if not ok
+    ]
+    lines += [
+        "",
+        f"{meta['members']} members, seeds {meta['seeds']} (mean ± sd over seeds; "
+        f"`{meta['command']}`, {meta['date']}). Targets (±1σ 63–73 %, ±2σ 92–98 %, "
+        "spread/skill 0.85–1.15) "
+        + ("met everywhere on the twin." if not missed else f"missed: {', '.join(missed)}."),
+    ]
+    return "\n".join(lines)

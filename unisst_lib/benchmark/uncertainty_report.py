@@ -1,0 +1,124 @@
+"""benchmarks/uncertainty.md from uncertainty.json (written by benchmarks/uncertainty.py).
+
+Every number is read from the results file; each cell is the mean over the seeds
+with their standard deviation when there are several.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unisst_lib.evaluation.probabilistic import gaussian_coverage
+
+LABELS = {
+    "deep": "deep ensemble (the hybrid's seeds)",
+    "noise_l1": "noise inputs, L1 + critics",
+    "noise_crps": "noise inputs, fair CRPS + critics",
+    "hybrid_deterministic": "UNISST hybrid, deterministic",
+    "interp_local_std": "temporal interpolation ± local std",
+    "unisst_ensemble": "UNISST ensemble (fitted on the CV input)",
+}
+#: The issue's targets: ±1σ within 68 ± 5 %, ±2σ within 95 ± 3 %, spread–skill 0.85–1.15.
+TARGETS = {"coverage_1sd": (0.63, 0.73), "coverage_2sd": (0.92, 0.98), "spread_skill": (0.85, 1.15)}
+_COLUMNS = [
+    ("crps_c", "CRPS (°C)", 3),
+    ("mae_c", "MAE of mean (°C)", 3),
+    ("rmse_c", "RMSE of mean (°C)", 3),
+    ("spread_skill", "spread/skill", 2),
+    ("coverage_1sd", "±1σ cover", 3),
+    ("coverage_2sd", "±2σ cover", 3),
+]
+
+
+def cell(rows: list[dict], key: str, digits: int = 3) -> str:
+    """Mean (± sd over seeds) of ``key`` in ``rows``; – when absent.
+
+    >>> cell([{"a": 1.0}, {"a": 3.0}], "a", 1)
+    '2.0 ± 1.4'
+    """
+    values = [r[key] for r in rows if r.get(key) is not None]
+    if not values:
+        return "–"
+    mean = float(np.mean(values))
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {float(np.std(values, ddof=1)):.{digits}f}"
+
+
+def _table(rows_by_method: dict[str, list[dict]]) -> list[str]:
+    head = ["method", "seeds", *(label for _, label, _ in _COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, rows in rows_by_method.items():
+        cells = [LABELS.get(name, name), str(len(rows))]
+        cells += [cell(rows, key, d) for key, _, d in _COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def targets_met(rows: list[dict]) -> dict[str, bool]:
+    """Whether the seeds' mean of each calibration score is within the issue's target."""
+    out = {}
+    for key, (lo, hi) in TARGETS.items():
+        value = float(np.mean([r[key] for r in rows]))
+        out[key] = lo <= value <= hi
+    return out
+
+
+def uncertainty_markdown(results: dict) -> str:
+    meta = results["meta"]
+    chosen = meta["chosen"]
+    lines = [
+        "# Uncertainty benchmark",
+        "",
+        f"Made by `{meta['command']}` on {meta['date']} ({meta['machine']}); "
+        f"{meta['members']} members, seeds {meta['seeds']}, {meta['steps']} fine-tuning steps.",
+        "",
+        "Cells: mean ± standard deviation over seeds. Coverage: share of the scored pixels "
+        f"whose error is within ±1σ / ±2σ (Gaussian: {gaussian_coverage(1):.3f} / "
+        f"{gaussian_coverage(2):.3f}); spread/skill: sqrt(mean σ²) / RMSE of the mean.",
+        "",
+        "## Validation: how the members are made (withheld observed pixels, no truth)",
+        "",
+        "Each candidate's spread factor is fitted on these pixels, so its spread/skill is 1 "
+        f"here by construction; the lowest CRPS chooses the method: **{LABELS[chosen]}**.",
+        "",
+        *_table(results["validation"]),
+        "",
+        "Calibration (per distance bin: 1, 2, 3, 4–5, 6–7, 8–11, 12–15, 16–23, 24+ frames, "
+        "never observed; and the weight of the members' own spread): "
+        + "; ".join(
+            f"{LABELS.get(k, k)} "
+            + ", ".join(
+                "[" + " ".join(f"{f:.2f}" for f in c["factors"]) + f"] w {c['weight']:g}" for c in v
+            )
+            for k, v in results["calibration"].items()
+        ),
+        "",
+        "## Test region (truth under the clouds, scored once)",
+        "",
+    ]
+    for th, rows in results["test"].items():
+        met = targets_met(rows[chosen])
+        verdict = ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in met.items())
+        lines += [f"### {th} g m⁻²", "", *_table(rows), "", f"Targets ({chosen}): {verdict}.", ""]
+        hist = rows[chosen][0].get("rank_histogram")
+        if hist:
+            lines += [f"Rank histogram (seed {meta['seeds'][0]}, flat = {1 / len(hist):.3f}): "
+                      + " ".join(f"{h:.3f}" for h in hist), ""]  # fmt: skip
+    if results.get("real_cv"):
+        lines += [
+            "## Cross-validation on the embedded L3 archive (observed pixels hidden under "
+            "other dates' clouds)",
+            "",
+            *_table(results["real_cv"]),
+            "",
+        ]
+        for r in results["real_cv"].get("unisst_ensemble", []):
+            lines.append(
+                f"CV seed {r['seed']}: fit {r['fit_steps']} steps in {r['fit_seconds']:.0f} s, "
+                f"fill of {meta['members']} members in {r['fill_seconds']:.0f} s, spread "
+                "calibrated on further withheld pixels of the CV input."
+            )
+    if meta.get("notes"):
+        lines += ["", "Notes:", *(f"- {n}" for n in meta["notes"])]
+    return "\n".join(lines) + "\n"
