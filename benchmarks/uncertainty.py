@@ -64,12 +64,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--l3-fit-steps", type=int, default=330, help="steps of each L3 CV fit")
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument(
+        "--add-real-cv", action="store_true",
+        help="add the L3 cross-validation of RUNS/real_cv.json (from --real-cv-only, run beside "
+        "this one) to OUT/uncertainty.json and re-render uncertainty.md; train and score nothing",
+    )  # fmt: skip
+    p.add_argument(
         "--real-cv-only", action="store_true",
         help="run the L3 cross-validation only, into RUNS/real_cv.json (reused by --reuse)",
     )  # fmt: skip
     p.add_argument("--reuse", action="store_true", help="reuse finished runs with the same config")
     p.add_argument("--train-only", action="store_true", help="fine-tune the candidates and stop")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-items", type=int, default=None, help="windows per split (smoke runs)")
     p.add_argument("--note", action="append", default=[], help="a note for the results file")
     p.add_argument(
         "--export", type=Path, default=None, metavar="PT",
@@ -95,10 +101,10 @@ def export(args, chosen: str, cals: dict) -> None:
 def train_candidates(args) -> dict[str, list]:
     """Candidate name -> one generator list per seed (a deep ensemble: one list of all)."""
     data = {"data_dir": args.data_dir} if args.data_dir else None
-    out = {"deep": [[load_generator(hybrid_checkpoint(args.bench_runs, s))[0] for s in args.seeds]]}
+    hybrids = [load_generator(hybrid_checkpoint(args.bench_runs, s))[0] for s in args.seeds]
+    out = {"deep": [hybrids]} if len(hybrids) > 1 else {}  # one member per seed
     for name in ENSEMBLE_RECIPES:
-        seeds = args.seeds if name == "noise_crps" else args.seeds[:1]
-        for seed in seeds:
+        for seed in args.seeds:
             cfg = ensemble_config(name, seed=seed, bench_dir=args.bench_runs, steps=args.steps,
                                   data=data)  # fmt: skip
             rec = train_or_reuse(name, cfg, args.runs / name / f"seed{seed}", args.reuse)
@@ -108,7 +114,9 @@ def train_candidates(args) -> dict[str, list]:
 
 def validation(args, candidates: dict) -> tuple[dict, dict]:
     """Every candidate's calibration and scores on the validation withheld pixels."""
-    val = load_test_set("twin", "val", threshold_gm2=70.0, data_dir=args.data_dir)
+    val = load_test_set(
+        "twin", "val", threshold_gm2=70.0, data_dir=args.data_dir, max_items=args.max_items
+    )
     hidden = unc.validation_withheld(val)
     rows, cals = {}, {}
     for name, per_seed in candidates.items():
@@ -117,7 +125,7 @@ def validation(args, candidates: dict) -> tuple[dict, dict]:
             cal, row = unc.validate_candidate(gens, val, hidden, members=m, seed=i)
             rows.setdefault(name, []).append(_rounded(row))
             cals.setdefault(name, []).append(cal)
-            log.info("validation %s #%d: CRPS %.4f, x%.3f", name, i, row["crps_c"], cal.scale)
+            log.info("validation %s #%d: CRPS %.4f, weight %g", name, i, row["crps_c"], cal.weight)
     interp_cal = unc.interp_sigma_scale(val, hidden)
     cals["interp_local_std"] = [interp_cal]
     return rows, cals
@@ -128,7 +136,9 @@ def test_split(args, candidates, cals, chosen: str) -> dict:
     out = {}
     hybrids = [load_generator(hybrid_checkpoint(args.bench_runs, s))[0] for s in args.seeds]
     for th in [*args.thresholds, *args.first_seed_thresholds]:
-        test = load_test_set("twin", "test", threshold_gm2=th, data_dir=args.data_dir)
+        test = load_test_set(
+            "twin", "test", threshold_gm2=th, data_dir=args.data_dir, max_items=args.max_items
+        )
         rows = {}
         n_seeds = len(args.seeds) if th in args.thresholds else 1
         for i, gens in enumerate(candidates[chosen][:n_seeds]):
@@ -169,6 +179,24 @@ def real_cv(args) -> dict:
     return rows
 
 
+def add_real_cv(args) -> int:
+    """OUT/uncertainty.json with the saved L3 cross-validation added, and its report."""
+    results = json.loads((args.out / "uncertainty.json").read_text())
+    rec = json.loads((args.runs / "real_cv.json").read_text())
+    results["real_cv"] = rec["rows"]
+    results["meta"]["real_cv_command"] = run_meta("benchmarks/uncertainty.py")["command"]
+    results["meta"]["real_cv"] = {"seeds": rec["seeds"], "fit_steps": rec["fit_steps"]}
+    _write(args.out, results)
+    return 0
+
+
+def _write(out: Path, results: dict) -> None:
+    with atomic_path(out / "uncertainty.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1))
+    with atomic_path(out / "uncertainty.md") as tmp:
+        tmp.write_text(uncertainty_markdown(results))
+
+
 def _run_real_cv(args) -> dict:
     from unisst_lib.benchmark.uncertainty_real import ensemble_cv
     from unisst_lib.core.paths import data_dir as default_dir
@@ -195,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.real_cv_only:
         real_cv(args)
         return 0
+    if args.add_real_cv:
+        return add_real_cv(args)
     candidates = train_candidates(args)
     if args.train_only:
         return 0
@@ -217,10 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         "test": test_split(args, candidates, cals, chosen),
         "real_cv": real_cv(args) if args.l3_seeds else {},
     }
-    with atomic_path(args.out / "uncertainty.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
-    with atomic_path(args.out / "uncertainty.md") as tmp:
-        tmp.write_text(uncertainty_markdown(results))
+    if args.l3_seeds:
+        results["meta"]["real_cv"] = {"seeds": args.l3_seeds, "fit_steps": args.l3_fit_steps}
+    _write(args.out, results)
     return 0
 
 

@@ -341,6 +341,8 @@ def _fake_repo(tmp_path: Path, results: dict) -> Path:
         shutil.copyfile(ROOT / name, root / name)
     (root / "benchmarks").mkdir(exist_ok=True)
     (root / "benchmarks" / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    unc = ROOT / "benchmarks" / "uncertainty.json"  # the README's uncertainty block reads it
+    shutil.copyfile(unc, root / "benchmarks" / "uncertainty.json")
     return root
 
 
@@ -389,7 +391,7 @@ def test_the_command_refuses_old_results_and_changes_nothing(tmp_path, results, 
 def test_the_quoted_files_hold_their_blocks():
     found = {name: quotes.block_names(ROOT / name) for name in quotes.QUOTED_FILES}
     assert found == {
-        "README.md": ["headline", "readme_table"],
+        "README.md": ["headline", "readme_table", "uncertainty"],
         "configs/fast.yaml": ["fast_config"],
         "unisst_lib/configs/fast.yaml": ["fast_config"],
         "unisst_lib/checkpoints/README.md": ["checkpoint"],
@@ -398,9 +400,13 @@ def test_the_quoted_files_hold_their_blocks():
 
 def _repo_results() -> dict | None:
     try:
-        return json.loads(RESULTS.read_text(encoding="utf-8"))
+        results = json.loads(RESULTS.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    unc = RESULTS.with_name("uncertainty.json")  # as quotes.load_results attaches it
+    if unc.is_file():
+        results["uncertainty"] = json.loads(unc.read_text(encoding="utf-8"))
+    return results
 
 
 _REPO_RESULTS = _repo_results()
@@ -425,3 +431,46 @@ def test_flat_rows_of_results_json_read_like_nested_ones():
     flat = {"rmse_c": 0.139, "rmse_lo": 0.131, "rmse_hi": 0.148, "rmse_seeds": [0.137, 0.141]}
     nested = {"rmse_c": {"mean": 0.139, "lo": 0.131, "hi": 0.148, "seeds": [0.137, 0.141]}}
     assert _rmse(flat) == _rmse(nested) == nested["rmse_c"]
+
+
+def _uncertainty(chosen_rows: list[dict]) -> dict:
+    row = {"crps_c": 0.1, "mae_c": 0.2, "spread_skill": 0.9, "coverage_1sd": 0.7,
+           "coverage_2sd": 0.95}  # fmt: skip
+    return {
+        "meta": {
+            "chosen": "noise_crps",
+            "members": 8,
+            "seeds": [0, 1],
+            "command": "c",
+            "date": "d",
+        },
+        "test": {
+            "70": {
+                "noise_crps": chosen_rows,
+                "interp_local_std": [row],
+                "hybrid_deterministic": [{"mae_c": 0.25}],
+            }
+        },
+        "real_cv": {},
+    }
+
+
+def test_the_uncertainty_block_by_hand():
+    good = {"crps_c": 0.1, "mae_c": 0.2, "spread_skill": 1.0, "coverage_1sd": 0.66,
+            "coverage_2sd": 0.94}  # fmt: skip
+    bad = {**good, "coverage_2sd": 0.91}
+    text = quotes.RENDERERS["uncertainty"]({"uncertainty": _uncertainty([good, bad])})
+    lines = text.splitlines()
+    # the two seeds' mean ± their sd (0.94 and 0.91: 0.925 ± 0.021)
+    assert lines[2] == (
+        "| twin test, 70 g m⁻²: noise inputs, fair CRPS + critics | 0.100 ± 0.000 | "
+        "0.200 ± 0.000 | 1.00 ± 0.00 | 0.660 ± 0.000 | 0.925 ± 0.021 |"
+    )
+    assert (
+        lines[4] == "| twin test, 70 g m⁻²: UNISST hybrid, deterministic | – | 0.250 | – | – | – |"
+    )
+    assert lines[-1].endswith("met everywhere on the twin.")
+    text = quotes.RENDERERS["uncertainty"]({"uncertainty": _uncertainty([bad, bad])})
+    assert text.endswith("missed: coverage_2sd at 70 g m⁻².")
+    with pytest.raises(DataNotFoundError, match="run `python benchmarks/uncertainty.py`"):
+        quotes.RENDERERS["uncertainty"]({})

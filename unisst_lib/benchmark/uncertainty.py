@@ -208,6 +208,7 @@ def validate_candidate(
                            fitted_on="validation: withheld pixels")  # fmt: skip
     row = ensemble_scores(calibrated(mem, cal, dist, hidden), val.observation, hidden)
     row["spread_weight"] = cal.weight
+    row["raw_spread_skill"] = cal.raw_sd_c / cal.rmse_c  # before the calibration
     return cal, row
 
 

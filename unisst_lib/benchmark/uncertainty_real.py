@@ -23,7 +23,7 @@ import xarray as xr
 from unisst_lib.benchmark.uncertainty import ensemble_scores, gaussian_scores
 from unisst_lib.data.cloud_holdout import DEFAULT_SHARE, cv_plan
 from unisst_lib.methods.ensemble import fit_sigma, gap_distance
-from unisst_lib.methods.fill import fill
+from unisst_lib.methods.fill import FillError, fill
 from unisst_lib.methods.fit import FIT_ENSEMBLE_CONFIG, fit_archive
 from unisst_lib.methods.interp import fill_temporal, local_std
 
@@ -44,8 +44,22 @@ def cv_input(arch: xr.Dataset, *, seed: int, share: float = DEFAULT_SHARE):
 def ensemble_cv(
     arch: xr.Dataset, *, seed: int, members: int, fit_steps: int, device: str = "cpu"
 ) -> dict:
-    """One CV seed: the fitted ensemble's and the baseline's scores on the hidden pixels."""
+    """One CV seed: the fitted ensemble's and the baseline's scores on the hidden pixels.
+
+    A fit that ends no better than its first guess has no noise to make members from:
+    its row says so (``status`` ``"failed"``) and the baseline's row is still made.
+    """
     ds, hidden, sst = cv_input(arch, seed=seed)
+    rows = {"interp_local_std": _interp_cv(ds, hidden, sst, seed)}
+    try:
+        rows["unisst_ensemble"] = _ensemble_row(ds, hidden, sst, seed, members, fit_steps, device)
+    except FillError as err:
+        log.warning("L3 cross-validation, seed %d: %s", seed, err)
+        rows["unisst_ensemble"] = {"seed": seed, "status": "failed", "reason": str(err)}
+    return rows
+
+
+def _ensemble_row(ds, hidden, sst, seed, members, fit_steps, device) -> dict:
     with tempfile.TemporaryDirectory(prefix="unisst-ens-cv-") as tmp:
         t0 = time.perf_counter()
         fit = fit_archive(
@@ -62,10 +76,10 @@ def ensemble_cv(
     mem = res["sst_members"].transpose("member", "time", "latitude", "longitude").values
     row = ensemble_scores(mem.astype(np.float64), sst, hidden)
     row.update(
-        seed=seed, fit_steps=fit.steps, fit_seconds=round(fit_s, 1), fill_seconds=round(fill_s, 1),
-        fit_kept=fit.kept,
+        seed=seed, status="ok", fit_steps=fit.steps, fit_seconds=round(fit_s, 1),
+        fill_seconds=round(fill_s, 1), fit_kept=fit.kept,
     )  # fmt: skip
-    return {"unisst_ensemble": row, "interp_local_std": _interp_cv(ds, hidden, sst, seed)}
+    return row
 
 
 def _interp_cv(ds: xr.Dataset, hidden: np.ndarray, sst: np.ndarray, seed: int) -> dict:

@@ -79,10 +79,17 @@ def uncertainty_markdown(results: dict) -> str:
         "",
         "## Validation: how the members are made (withheld observed pixels, no truth)",
         "",
-        "Each candidate's spread factor is fitted on these pixels, so its spread/skill is 1 "
-        f"here by construction; the lowest CRPS chooses the method: **{LABELS[chosen]}**.",
+        "Each candidate's calibration is fitted on these pixels (in-sample: its spread/skill is "
+        f"close to 1 here); the lowest CRPS chooses the method: **{LABELS[chosen]}**.",
         "",
         *_table(results["validation"]),
+        "",
+        "Raw spread/skill (the members' own spread, before the calibration): "
+        + "; ".join(
+            f"{LABELS.get(k, k)} {cell(v, 'raw_spread_skill', 2)}"
+            for k, v in results["validation"].items()
+        )
+        + ".",
         "",
         "Calibration (per distance bin: 1, 2, 3, 4–5, 6–7, 8–11, 12–15, 16–23, 24+ frames, "
         "never observed; and the weight of the members' own spread): "
@@ -114,6 +121,9 @@ def uncertainty_markdown(results: dict) -> str:
             "",
         ]
         for r in results["real_cv"].get("unisst_ensemble", []):
+            if r.get("status") == "failed":
+                lines.append(f"CV seed {r['seed']}: the UNISST ensemble failed: {r['reason']}")
+                continue
             lines.append(
                 f"CV seed {r['seed']}: fit {r['fit_steps']} steps in {r['fit_seconds']:.0f} s, "
                 f"fill of {meta['members']} members in {r['fill_seconds']:.0f} s, spread "
