@@ -391,7 +391,7 @@ def test_the_command_refuses_old_results_and_changes_nothing(tmp_path, results, 
 def test_the_quoted_files_hold_their_blocks():
     found = {name: quotes.block_names(ROOT / name) for name in quotes.QUOTED_FILES}
     assert found == {
-        "README.md": ["headline", "readme_table", "uncertainty"],
+        "README.md": ["headline", "uncertainty", "readme_table"],
         "configs/fast.yaml": ["fast_config"],
         "unisst_lib/configs/fast.yaml": ["fast_config"],
         "unisst_lib/checkpoints/README.md": ["checkpoint"],
@@ -469,7 +469,7 @@ def test_the_uncertainty_block_by_hand():
     assert (
         lines[4] == "| twin test, 70 g m⁻²: UNISST hybrid, deterministic | – | 0.250 | – | – | – |"
     )
-    assert lines[-1].endswith("met everywhere on the twin.")
+    assert lines[-1].endswith("on the twin: met everywhere.")
     text = quotes.RENDERERS["uncertainty"]({"uncertainty": _uncertainty([bad, bad])})
     assert text.endswith("missed: coverage_2sd at 70 g m⁻².")
     with pytest.raises(DataNotFoundError, match="run `python benchmarks/uncertainty.py`"):

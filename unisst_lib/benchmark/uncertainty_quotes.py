@@ -49,11 +49,20 @@ def render_uncertainty(results: Mapping[str, Any]) -> str:
         for k, ok in targets_met(rows[chosen]).items()
         if not ok
     ]
+    ens_cv = [r for r in (unc.get("real_cv") or {}).get("unisst_ensemble", []) if "crps_c" in r]
+    cv_missed = [k for k, ok in targets_met(ens_cv).items() if not ok] if ens_cv else None
+    command = meta["command"].split(" --note ")[0]  # the notes are in uncertainty.md
     lines += [
         "",
         f"{meta['members']} members, seeds {meta['seeds']} (mean ± sd over seeds; "
-        f"`{meta['command']}`, {meta['date']}). Targets (±1σ 63–73 %, ±2σ 92–98 %, "
-        "spread/skill 0.85–1.15) "
-        + ("met everywhere on the twin." if not missed else f"missed: {', '.join(missed)}."),
+        f"`{command}`, {meta['date']}). Targets (±1σ 63–73 %, ±2σ 92–98 %, "
+        "spread/skill 0.85–1.15) on the twin: "
+        + ("met everywhere." if not missed else f"missed: {', '.join(missed)}.")
+        + (
+            ""
+            if cv_missed is None
+            else " On the L3 cross-validation: "
+            + ("met." if not cv_missed else f"missed: {', '.join(cv_missed)}.")
+        ),
     ]
     return "\n".join(lines)
