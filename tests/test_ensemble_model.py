@@ -125,7 +125,10 @@ def test_a_crps_loss_needs_a_generator_with_noise():
     ens = load_config("ensemble")
     assert ens.crps and ens.generator.noise_channels == 4 and ens.init_from == "fast_twin.pt"
     arch = load_config("archive_ensemble")
-    assert arch.crps and arch.generator.noise_channels == 4
+    # --fit --members: the archive recipe (L1 + critics) with noise inputs, as the twin's
+    # validation chose (a from-scratch CRPS fit did not learn on the L3 archive)
+    assert not arch.crps and arch.generator.noise_channels == 4
+    assert arch.loss.adversarial_weight == 1.0 and arch.loss.self_supervised_norm == "l1"
     assert arch.generator.first_guess == "record"
 
 
