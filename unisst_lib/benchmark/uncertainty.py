@@ -173,24 +173,26 @@ def calibrated(
     return calibrate_members(members, cal.sigma(raw, distance, gaps))
 
 
-def interp_fill(test: TestSet, hidden: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The temporal baseline's fill and raw σ (local standard deviation), (N, T, H, W) °C."""
+def interp_with_spread(obs: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The temporal baseline on (T, H, W) ``obs`` (NaN where missing): its fill, its raw σ
+    (the local standard deviation) and each pixel's distance to its nearest observation."""
+    missing = ~np.isfinite(obs)
+    mu = fill_temporal(obs.astype(np.float64), missing, land=land)
+    return mu, local_std(obs, missing), gap_distance(missing | land[None])
+
+
+def interp_fill(test: TestSet, hidden: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """:func:`interp_with_spread` of every window, (N, T, H, W) each."""
     obs = test.observation if hidden is None else np.where(hidden, np.nan, test.observation)
-    mu = np.empty(obs.shape, np.float64)
-    sigma = np.empty(obs.shape, np.float64)
-    for i in range(len(test)):
-        missing = ~np.isfinite(obs[i])
-        mu[i] = fill_temporal(obs[i].astype(np.float64), missing, land=test.land)
-        sigma[i] = local_std(obs[i], missing)
-    return mu, sigma
+    parts = [interp_with_spread(o, test.land) for o in obs]
+    return tuple(np.stack(p) for p in zip(*parts, strict=True))
 
 
 def interp_sigma_scale(val: TestSet, hidden: np.ndarray) -> SpreadCalibration:
     """The baseline's calibration (the ensemble's, by distance) on the withheld pixels."""
-    mu, sigma = interp_fill(val, hidden)
+    mu, sigma, dist = interp_fill(val, hidden)
     err = (mu - val.observation)[hidden]
-    dist = window_distance(val, hidden)[hidden]
-    return fit_sigma(err, sigma[hidden], dist, members=1, fitted_on="validation: withheld")
+    return fit_sigma(err, sigma[hidden], dist[hidden], members=1, fitted_on="validation: withheld")
 
 
 def validate_candidate(
@@ -233,6 +235,6 @@ def gaps(test: TestSet) -> np.ndarray:
 
 def score_interp_test(test: TestSet, cal: SpreadCalibration) -> dict:
     """The temporal baseline ± its calibrated local standard deviation on the test gaps."""
-    mu, sigma = interp_fill(test)
+    mu, sigma, dist = interp_fill(test)
     where = gaps(test)
-    return gaussian_scores(mu, cal.sigma(sigma, window_distance(test), where), test.truth, where)
+    return gaussian_scores(mu, cal.sigma(sigma, dist, where), test.truth, where)

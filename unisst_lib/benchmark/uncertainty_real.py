@@ -20,12 +20,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from unisst_lib.benchmark.uncertainty import ensemble_scores, gaussian_scores
+from unisst_lib.benchmark.uncertainty import (
+    ensemble_scores,
+    gaussian_scores,
+    interp_with_spread,
+)
 from unisst_lib.data.cloud_holdout import DEFAULT_SHARE, cv_plan
-from unisst_lib.methods.ensemble import fit_sigma, gap_distance
+from unisst_lib.methods.ensemble import fit_sigma
 from unisst_lib.methods.fill import FillError, fill
 from unisst_lib.methods.fit import FIT_ENSEMBLE_CONFIG, fit_archive
-from unisst_lib.methods.interp import fill_temporal, local_std
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +93,11 @@ def _interp_cv(ds: xr.Dataset, hidden: np.ndarray, sst: np.ndarray, seed: int) -
     further = cv_plan(observed, share=DEFAULT_SHARE, seed=seed + 1, land=land,
                       times=ds["time"].values).hidden  # fmt: skip
     inner = np.where(further, np.nan, cv)
-    mu_in = fill_temporal(inner, ~np.isfinite(inner), land=land)
-    sd_in = local_std(inner, ~np.isfinite(inner))
-    dist_in = gap_distance(~np.isfinite(inner) | land[None])
+    mu_in, sd_in, dist_in = interp_with_spread(inner, land)
     cal = fit_sigma((mu_in - cv)[further], sd_in[further], dist_in[further], members=1,
                     fitted_on="CV input: further withheld pixels")  # fmt: skip
-    mu = fill_temporal(cv, ~np.isfinite(cv), land=land)
-    gaps = ~np.isfinite(cv) & ~land[None]
-    sigma = cal.sigma(
-        local_std(cv, ~np.isfinite(cv)), gap_distance(~np.isfinite(cv) | land[None]), gaps
-    )
+    mu, sd, dist = interp_with_spread(cv, land)
+    sigma = cal.sigma(sd, dist, ~np.isfinite(cv) & ~land[None])
     row = gaussian_scores(mu, sigma, sst, hidden)
     row.update(seed=seed, spread_weight=cal.weight)
     return row

@@ -95,7 +95,7 @@ def run_ensemble(
         sigma = np.where(needed, raw_sd, 0.0)
     else:
         sigma = cal.sigma(raw_sd, _distance(needed, src.land, phases), needed)
-    scaled = np.where(needed, calibrate_members(raw, sigma), raw)  # observed: bit for bit
+    scaled = calibrate_members(raw, sigma)  # members that agree (observed) stay bit for bit
     mean = _mean(scaled, needed)
     error = sigma.astype(np.float32)
     error[~np.isfinite(mean)] = np.nan  # land
