@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+from stochastic_checkpoints import stochastic_checkpoint
 
 from unisst_lib.benchmark.uncertainty import (
     interp_sigma_scale,
@@ -26,7 +27,6 @@ from unisst_lib.benchmark.uncertainty import (
     window_members,
 )
 from unisst_lib.benchmark.windows import load_test_set
-from unisst_lib.core.config import to_dict
 from unisst_lib.core.errors import UnisstError
 from unisst_lib.evaluation.probabilistic import predictive_sd
 from unisst_lib.methods import fill_ensemble
@@ -45,9 +45,7 @@ from unisst_lib.methods.ensemble import (
 )
 from unisst_lib.methods.fill import fill
 from unisst_lib.methods.interp import local_std
-from unisst_lib.models import FastGenerator, build_generator
-from unisst_lib.training.checkpoints import CHECKPOINT_FORMAT, save_checkpoint
-from unisst_lib.training.config import load_config, replace_config
+from unisst_lib.models import FastGenerator
 
 POISON = 50.0  # °C added to the truth under the clouds
 
@@ -299,30 +297,6 @@ def test_the_validation_calibration_never_reads_the_truth(val):
     assert moved["rmse_c"] > clean["rmse_c"] + 40 and moved["pixels"] == clean["pixels"]
 
 
-def _stochastic_checkpoint(path) -> str:
-    cfg = replace_config(
-        load_config("tiny"),
-        generator={
-            "first_guess": "temporal",
-            "noise_channels": 2,
-            "base_channels": 4,
-            "channel_mults": [1, 2],
-            "norm_groups": 2,
-        },
-    )
-    torch.manual_seed(0)
-    g = build_generator(cfg.generator)
-    with torch.no_grad():
-        g.stem.weight[:, -2:].normal_(0.0, 0.5)
-        g.noise_proj.weight.normal_(0.0, 0.5)
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "config": to_dict(cfg),
-        "models": {"generator": g.state_dict()},
-    }
-    return str(save_checkpoint(path, state))
-
-
 def _observation(truth: np.ndarray, clouds: np.ndarray) -> xr.Dataset:
     t, h, w = truth.shape
     obs = np.where(clouds, np.float32(np.nan), truth)
@@ -346,7 +320,7 @@ def test_fill_calibrates_on_the_data_set_alone(tmp_path, monkeypatch):
         return cal
 
     monkeypatch.setattr(fill_ensemble, "fit_spread_scale", spy)
-    ckpt = _stochastic_checkpoint(tmp_path / "noisy.pt")
+    ckpt = stochastic_checkpoint(tmp_path / "noisy.pt")
     rng = np.random.default_rng(0)
     t, h, w = 10, 20, 24
     tt, yy, xx = np.ogrid[:t, :h, :w]

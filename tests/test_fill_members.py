@@ -14,19 +14,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import xarray as xr
+from stochastic_checkpoints import stochastic_checkpoint
 
 from unisst_lib.cli import main
-from unisst_lib.core.config import to_dict
 from unisst_lib.core.errors import UnisstError
 from unisst_lib.data.ghrsst import l3_filename, write_l3_file
 from unisst_lib.methods.archive_fill import fill_archive
 from unisst_lib.methods.ensemble import EnsembleError, SpreadCalibration
 from unisst_lib.methods.fill import FillError, fill
-from unisst_lib.models import build_generator
-from unisst_lib.training.checkpoints import CHECKPOINT_FORMAT, save_checkpoint
-from unisst_lib.training.config import load_config, replace_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::unisst_lib.core.errors.ArchiveWarning")
 
@@ -36,7 +32,6 @@ STORED = SpreadCalibration(
     pixels=1000, rmse_c=0.5, raw_sd_c=0.3, fitted_on="a test", bin_pixels=(100,) * 10,
 )  # fmt: skip
 #: A generator smaller than the tiny config's (a fill here runs it many times).
-SMALL = {"base_channels": 4, "channel_mults": [1, 2], "norm_groups": 2}
 #: The lower edges of the distance bins (frames to the nearest observation), as documented.
 EDGES = (1, 2, 3, 4, 6, 8, 12, 16, 24, math.inf)
 DAILY = {
@@ -50,36 +45,18 @@ DAILY = {
 }
 
 
-def _checkpoint(path, *, noise: int = 2, **extra) -> str:
-    gen = {"first_guess": "temporal", "noise_channels": noise, **SMALL}
-    cfg = replace_config(load_config("tiny"), generator=gen)
-    torch.manual_seed(0)
-    g = build_generator(cfg.generator)
-    if noise:
-        with torch.no_grad():
-            g.stem.weight[:, -noise:].normal_(0.0, 0.5)
-            g.noise_proj.weight.normal_(0.0, 0.5)
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "config": to_dict(cfg),
-        "models": {"generator": g.state_dict()},
-        **extra,
-    }
-    return str(save_checkpoint(path, state))
-
-
 @pytest.fixture(scope="module")
 def ckpts(tmp_path_factory):
     d = tmp_path_factory.mktemp("ckpts")
     return {
-        "six": _checkpoint(d / "six.pt"),
-        "stored": _checkpoint(d / "stored.pt", spread_calibration=STORED.to_dict()),
-        "det": _checkpoint(d / "det.pt", noise=0),
-        "guess_only": _checkpoint(d / "guess_only.pt", first_guess_only=True),
-        "old_bins": _checkpoint(
+        "six": stochastic_checkpoint(d / "six.pt"),
+        "stored": stochastic_checkpoint(d / "stored.pt", spread_calibration=STORED.to_dict()),
+        "det": stochastic_checkpoint(d / "det.pt", noise=0),
+        "guess_only": stochastic_checkpoint(d / "guess_only.pt", first_guess_only=True),
+        "old_bins": stochastic_checkpoint(
             d / "old_bins.pt", spread_calibration={**STORED.to_dict(), "edges": ["1.0", "inf"]}
         ),
-        "daily": _checkpoint(d / "daily.pt", archive=DAILY),
+        "daily": stochastic_checkpoint(d / "daily.pt", archive=DAILY),
     }
 
 
