@@ -8,12 +8,17 @@
    ensemble of the hybrid seeds, and the ``ensemble`` generator (noise inputs)
    fine-tuned per seed with the fair CRPS or with the hybrid's L1.
 2. Validation only: each candidate fills the validation windows with further observed
-   pixels withheld (validation's own hiding clouds), its spread factor is fitted there
-   and its CRPS compared; the lowest CRPS is the method (``meta.chosen``).
+   pixels withheld (validation's own hiding clouds), its spread calibration is fitted
+   there and its CRPS compared; the lowest CRPS is the method (``meta.chosen``). The
+   calibration on the data being filled (``fill(calibration="data")``: 10 % of the
+   observed pixels withheld under other frames' clouds) is checked out of sample on
+   the same withheld pixels.
 3. The test split, once: every seed of the chosen candidate on the test windows at each
-   threshold, calibrated with its validation factor: CRPS, spread–skill, ±1σ/±2σ
-   coverage, rank histogram against the truth under the clouds; the deterministic hybrid
-   and temporal interpolation ± local standard deviation on the same pixels.
+   threshold, calibrated twice: with its validation calibration, and on the test
+   windows' own observed pixels (``_data_calibrated`` rows; no truth): CRPS,
+   spread–skill, ±1σ/±2σ coverage, rank histogram against the truth under the clouds;
+   the deterministic hybrid and temporal interpolation ± local standard deviation
+   (calibrated both ways) on the same pixels.
 4. Cross-validation on the embedded L3 archive (:mod:`unisst_lib.benchmark.uncertainty_real`).
 
 Writes benchmarks/uncertainty.json and uncertainty.md.
@@ -44,6 +49,8 @@ from unisst_lib.training.checkpoints import (
 )
 
 HERE = Path(__file__).resolve().parent
+#: The suffix of a test row calibrated on the data being filled (not on validation).
+DATA = "_data_calibrated"
 log = logging.getLogger("benchmarks.uncertainty")
 
 
@@ -112,13 +119,14 @@ def train_candidates(args) -> dict[str, list]:
     return out
 
 
-def validation(args, candidates: dict) -> tuple[dict, dict]:
-    """Every candidate's calibration and scores on the validation withheld pixels."""
+def validation(args, candidates: dict) -> tuple[dict, dict, dict]:
+    """Every candidate's calibration and scores on the validation withheld pixels, and the
+    calibration on the data being filled checked out of sample there (observations only)."""
     val = load_test_set(
         "twin", "val", threshold_gm2=70.0, data_dir=args.data_dir, max_items=args.max_items
     )
     hidden = unc.validation_withheld(val)
-    rows, cals = {}, {}
+    rows, cals, checks = {}, {}, {}
     for name, per_seed in candidates.items():
         for i, gens in enumerate(per_seed):
             m = len(gens) if name == "deep" else args.members
@@ -126,9 +134,11 @@ def validation(args, candidates: dict) -> tuple[dict, dict]:
             rows.setdefault(name, []).append(_rounded(row))
             cals.setdefault(name, []).append(cal)
             log.info("validation %s #%d: CRPS %.4f, weight %g", name, i, row["crps_c"], cal.weight)
+            check = unc.data_calibration_check(gens, val, hidden, members=m, seed=i)
+            checks.setdefault(name, []).append(_rounded(check))
     interp_cal = unc.interp_sigma_scale(val, hidden)
     cals["interp_local_std"] = [interp_cal]
-    return rows, cals
+    return rows, cals, checks
 
 
 def test_split(args, candidates, cals, chosen: str) -> dict:
@@ -143,8 +153,11 @@ def test_split(args, candidates, cals, chosen: str) -> dict:
         n_seeds = len(args.seeds) if th in args.thresholds else 1
         for i, gens in enumerate(candidates[chosen][:n_seeds]):
             m = len(gens) if chosen == "deep" else args.members
-            row = unc.score_test(gens, test, cals[chosen][i], members=m, seed=100 + i)
-            rows.setdefault(chosen, []).append(_rounded(row))
+            on_data = unc.data_calibration(gens, test, members=m, seed=200 + i)
+            scored = unc.score_test(gens, test, {"": cals[chosen][i], DATA: on_data},
+                                    members=m, seed=100 + i)  # fmt: skip
+            for suffix, row in scored.items():
+                rows.setdefault(chosen + suffix, []).append(_rounded(row))
         for i, g in enumerate(hybrids[:n_seeds]):
             det = unc.window_members([g, g], test, members=2)[0]
             err = (det - test.truth)[unc.gaps(test)]
@@ -155,9 +168,9 @@ def test_split(args, candidates, cals, chosen: str) -> dict:
                     "seed": args.seeds[i],
                 }
             )
-        rows["interp_local_std"] = [
-            _rounded(unc.score_interp_test(test, cals["interp_local_std"][0]))
-        ]
+        interp_cals = {"": cals["interp_local_std"][0], DATA: unc.interp_data_scale(test, seed=200)}
+        for suffix, row in unc.score_interp_test(test, interp_cals).items():
+            rows["interp_local_std" + suffix] = [_rounded(row)]
         out[f"{th:g}"] = rows
         log.info("test %g g m-2: %s", th, {k: v[0].get("crps_c") for k, v in rows.items()})
     return out
@@ -228,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     candidates = train_candidates(args)
     if args.train_only:
         return 0
-    val_rows, cals = validation(args, candidates)
+    val_rows, cals, checks = validation(args, candidates)
     chosen = min(val_rows, key=lambda n: float(np.mean([r["crps_c"] for r in val_rows[n]])))
     log.info("chosen on validation (lowest CRPS on withheld observed pixels): %s", chosen)
     if args.export:
@@ -243,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             "notes": args.note,
         },
         "validation": val_rows,
+        "validation_data_calibration": checks,
         "calibration": {k: [c.to_dict() for c in v] for k, v in cals.items()},
         "test": test_split(args, candidates, cals, chosen),
         "real_cv": real_cv(args) if args.l3_seeds else {},

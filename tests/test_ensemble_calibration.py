@@ -20,6 +20,9 @@ import xarray as xr
 from stochastic_checkpoints import stochastic_checkpoint
 
 from unisst_lib.benchmark.uncertainty import (
+    data_calibration,
+    data_calibration_check,
+    data_withheld,
     interp_sigma_scale,
     score_test,
     validate_candidate,
@@ -116,6 +119,7 @@ def test_bin_factors_by_hand():
                            distance=distance, fitted_on="by hand")  # fmt: skip
     f0, f2 = 1 / (math.sqrt(3) * 0.5), 3 / math.sqrt(3)
     np.testing.assert_allclose(cal.factors, [f0, f0, f2] + [f2] * 7, rtol=1e-12)
+    np.testing.assert_allclose(cal.levels, [1, 1, 3] + [3] * 7, rtol=1e-12)  # the RMSEs
     assert cal.bin_pixels == (n0, n1, n2) + (0,) * 7
     assert (cal.members, cal.pixels, cal.fitted_on) == (2, 400, "by hand")
     assert cal.rmse_c == pytest.approx(math.sqrt(np.mean(err**2)))
@@ -127,6 +131,7 @@ def test_bin_factors_by_hand():
                            distance=few, fitted_on="x")  # fmt: skip
     overall = math.sqrt(np.mean(err[n0:] ** 2) / np.mean(3 * d[n0:] ** 2))
     np.testing.assert_allclose(cal.factors[:3], [overall, overall, f2], rtol=1e-12)
+    np.testing.assert_allclose(cal.levels[:3], [math.sqrt(np.mean(err[n0:] ** 2))] * 2 + [3])
 
 
 def test_the_weight_follows_what_the_spread_tells_about_the_error():
@@ -168,6 +173,34 @@ def test_sigma_by_hand():
     assert clipped[0] == pytest.approx(2 * 0.25 * s_bar)
 
 
+def test_levels_set_sigma_in_the_data_units_whatever_the_members_spread():
+    cal = SpreadCalibration(
+        factors=(9.0,) * 10, weight=0.0, members=2, pixels=0, rmse_c=0.0, raw_sd_c=0.0,
+        fitted_on="by hand", levels=(0.5, 2.0) + (1.0,) * 8,
+    )  # fmt: skip
+    raw = np.array([1.0, 2.0, 2.0, 3.0, 4.0, 9.0, 5.0])
+    distance = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 0.0])
+    gaps = np.array([True, True, True, True, True, True, False])
+    expected = [0.5] * 4 + [2.0] * 2 + [0.0]
+    np.testing.assert_allclose(cal.sigma(raw, distance, gaps), expected)
+    np.testing.assert_allclose(cal.sigma(raw / 100, distance, gaps), expected)  # level stays
+    # weight 1: the bin's level shaped by the members' relative spread (s / s̄)
+    s0 = math.sqrt(18 / 4)
+    shaped = dataclasses.replace(cal, weight=1.0).sigma(raw, distance, gaps)
+    np.testing.assert_allclose(shaped[:4], 0.5 * raw[:4] / s0, rtol=1e-12)
+
+
+def test_a_fitted_level_transfers_to_members_of_another_spread():
+    # errors ±0.3 at distance 1, members spread √3·0.01 when fitted; on the data being
+    # filled the members spread 10 times less: σ stays the error's size (0.3)
+    n = 300
+    err = np.where(np.arange(n) % 2, 0.3, -0.3)
+    cal = fit_spread_scale(pair(err, np.full(n, 0.01)), np.zeros(n), np.ones(n, bool),
+                           distance=np.ones(n), fitted_on="x")  # fmt: skip
+    sigma = cal.sigma(np.full(n, math.sqrt(3) * 0.001), np.ones(n), np.ones(n, bool))
+    np.testing.assert_allclose(sigma, 0.3, rtol=1e-12)
+
+
 def test_constant_and_stored_calibrations():
     const = SpreadCalibration.constant(2.0, 3)
     assert const.factors == (2.0,) * len(DISTANCE_EDGES) and const.weight == 1.0
@@ -179,6 +212,9 @@ def test_constant_and_stored_calibrations():
     assert SpreadCalibration.from_dict(d) == const
     with pytest.raises(EnsembleError, match="other distance bins.*calibration='data'"):
         SpreadCalibration.from_dict({**d, "edges": ["1.0", "inf"]})
+    # a calibration stored before the levels: σ relative to the members' spread, as then
+    old = {k: v for k, v in d.items() if k != "levels"}
+    assert SpreadCalibration.from_dict(old) == const and const.levels == ()
 
 
 def test_calibrate_members_by_hand():
@@ -292,9 +328,25 @@ def test_the_validation_calibration_never_reads_the_truth(val):
     assert row["spread_weight"] == cal.weight and row["pixels"] == cal.pixels
     assert interp_sigma_scale(bad, hidden) == interp_sigma_scale(val, hidden)
     # the test score uses the truth: the same poison moves it (so the check above can fail)
-    clean = score_test([g], val, cal, members=2, seed=0)
-    moved = score_test([g], bad, cal, members=2, seed=0)
+    clean = score_test([g], val, {"c": cal}, members=2, seed=0)["c"]
+    moved = score_test([g], bad, {"c": cal}, members=2, seed=0)["c"]
     assert moved["rmse_c"] > clean["rmse_c"] + 40 and moved["pixels"] == clean["pixels"]
+
+
+def test_the_data_calibration_of_the_test_windows_never_reads_the_truth(val):
+    g = stochastic_generator()
+    bad, _ = poisoned(val)
+    withheld = data_withheld(val, seed=3)
+    np.testing.assert_array_equal(data_withheld(bad, seed=3), withheld)
+    observed = ~val.mask & np.isfinite(val.truth)
+    share = withheld.sum() / observed.sum()
+    assert not (withheld & ~observed).any() and 0.05 < share < 0.2  # about DEFAULT_SHARE
+    cal = data_calibration([g], val, members=2, seed=3)
+    assert data_calibration([g], bad, members=2, seed=3) == cal
+    assert cal.pixels == int(withheld.sum()) and cal.fitted_on.startswith("the data being")
+    check = data_calibration_check([g], val, validation_withheld(val), members=2, seed=3)
+    bad_check = data_calibration_check([g], bad, validation_withheld(val), members=2, seed=3)
+    assert bad_check == check and check["spread_weight"] == cal.weight
 
 
 def _observation(truth: np.ndarray, clouds: np.ndarray) -> xr.Dataset:

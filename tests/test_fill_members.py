@@ -18,7 +18,7 @@ import xarray as xr
 from stochastic_checkpoints import stochastic_checkpoint
 
 from unisst_lib.cli import main
-from unisst_lib.core.errors import UnisstError
+from unisst_lib.core.errors import UnisstError, UnisstWarning
 from unisst_lib.data.ghrsst import l3_filename, write_l3_file
 from unisst_lib.methods.archive_fill import fill_archive
 from unisst_lib.methods.ensemble import EnsembleError, SpreadCalibration
@@ -26,10 +26,11 @@ from unisst_lib.methods.fill import FillError, fill
 
 pytestmark = pytest.mark.filterwarnings("ignore::unisst_lib.core.errors.ArchiveWarning")
 
-#: A calibration as a checkpoint stores it: a factor per distance bin, half the spread kept.
+#: A calibration as a checkpoint stores it: σ per distance bin, half the spread kept.
 STORED = SpreadCalibration(
     factors=(1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5), weight=0.5, members=4,
     pixels=1000, rmse_c=0.5, raw_sd_c=0.3, fitted_on="a test", bin_pixels=(100,) * 10,
+    levels=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )  # fmt: skip
 #: A generator smaller than the tiny config's (a fill here runs it many times).
 #: The lower edges of the distance bins (frames to the nearest observation), as documented.
@@ -58,6 +59,18 @@ def ckpts(tmp_path_factory):
         ),
         "daily": stochastic_checkpoint(d / "daily.pt", archive=DAILY),
     }
+
+
+def test_auto_falls_back_on_the_stored_calibration_with_a_warning(ckpts):
+    # four frames of one calendar day: no other date lends its clouds, no data calibration
+    ds, _ = make_ds(t=4)
+    with pytest.raises(EnsembleError, match="cannot be calibrated on this data.*'checkpoint'"):
+        fill(ds, checkpoint=ckpts["stored"], members=2, calibration="data")
+    with pytest.warns(UnisstWarning, match="cannot be calibrated on this data.*checkpoint's"):
+        res = fill(ds, checkpoint=ckpts["stored"], members=2, calibration="auto")
+    assert res.attrs["unisst_spread_calibration"] == "a test"
+    with pytest.raises(EnsembleError, match="cannot be calibrated"):  # nothing to fall back on
+        fill(ds, checkpoint=ckpts["six"], members=2, calibration="auto")
 
 
 def make_ds(t=12, h=20, w=24, *, freq="6h", times=None, seed=0, land=True, dtype=np.float32):
@@ -145,8 +158,9 @@ def distance_by_hand(seen: np.ndarray) -> np.ndarray:
     return out
 
 
-def sigma_by_hand(raw: np.ndarray, seen, needed, factors, weight) -> np.ndarray:
-    """The documented calibrated sd: factors[k] · s̄ₖ · clip(s / s̄ₖ, 1/4, 4)^weight."""
+def sigma_by_hand(raw: np.ndarray, seen, needed, factors, weight, levels=None) -> np.ndarray:
+    """The documented calibrated sd: levels[k] · clip(s / s̄ₖ, 1/4, 4)^weight; without
+    levels, factors[k] · s̄ₖ · clip(s / s̄ₖ, 1/4, 4)^weight."""
     m = raw.shape[0]
     s = math.sqrt((m + 1) / m) * raw.astype(np.float64).std(axis=0, ddof=1)
     d = distance_by_hand(seen)
@@ -155,7 +169,8 @@ def sigma_by_hand(raw: np.ndarray, seen, needed, factors, weight) -> np.ndarray:
         where = needed & (d >= lo) & ((d < hi) | (k == len(EDGES) - 1))
         if where.any():
             s_bar = math.sqrt(np.mean(s[where] ** 2))
-            out[where] = factors[k] * s_bar * np.clip(s[where] / s_bar, 0.25, 4) ** weight
+            level = levels[k] if levels else factors[k] * s_bar
+            out[where] = level * np.clip(s[where] / s_bar, 0.25, 4) ** weight
     return out
 
 
@@ -187,10 +202,10 @@ def test_calibrations_scale_the_spread_as_documented(ckpts):
     dev2 = two["sst_members"].values - two["sst"].values
     np.testing.assert_allclose(dev2, 2 * dev1, atol=1e-4)  # spread doubled about the mean
     assert one.attrs["unisst_spread_calibration"] == "given"
-    # the checkpoint's calibration: asked for, or by default when it stores one
-    expected = sigma_by_hand(raw, seen, needed, STORED.factors, STORED.weight)
+    # the checkpoint's calibration, asked for
+    expected = sigma_by_hand(raw, seen, needed, STORED.factors, STORED.weight, STORED.levels)
     assert {1, 2, 3, 4, math.inf} <= set(distance_by_hand(seen)[needed].tolist())  # 5+ bins
-    for how in ("checkpoint", "auto"):
+    for how in ("checkpoint",):
         res = run("stored", calibration=how)
         err = res["sst_error"].values
         np.testing.assert_allclose(err[needed], expected[needed], rtol=1e-5)
@@ -201,10 +216,14 @@ def test_calibrations_scale_the_spread_as_documented(ckpts):
             math.sqrt(1.5) * kept.std(axis=0, ddof=1)[needed], err[needed], rtol=1e-3
         )
         assert res.attrs["unisst_spread_calibration"] == "a test"
-        assert "weight 0.5), fitted on a test" in res["sst_error"].attrs["comment"]
-    # without one, auto fits on the data's withheld observed pixels
+        comment = res["sst_error"].attrs["comment"]
+        assert "sigma 0.1, 0.2, 0.3" in comment and "spread 0.5), fitted on a test" in comment
+    # auto fits on the data's withheld observed pixels, with or without a stored one
     auto = run(calibration="auto")
     assert auto.attrs["unisst_spread_calibration"] == "sst: withheld observed pixels"
+    auto_stored = run("stored", calibration="auto")
+    assert auto_stored.attrs["unisst_spread_calibration"] == "sst: withheld observed pixels"
+    np.testing.assert_array_equal(auto_stored["sst_error"].values, auto["sst_error"].values)
     # the seed decides the members
     other = run(calibration=1.0, seed=1)
     assert (other["sst_members"].values[0] != one["sst_members"].values[0])[needed].all()
@@ -412,7 +431,7 @@ def test_cli_writes_the_ensemble_and_refuses_what_it_cannot_do(ckpts, tmp_path, 
     assert res["sst_members"].sizes["member"] == 3
     assert res["sst_error"].dtype == np.float32 and res["sst_error"].attrs["units"] == "degC"
     assert res.attrs["unisst_members"] == 3 and res.attrs["unisst_spread_calibration"] == "given"
-    assert "factors 2.00, 2.00" in res["sst_error"].attrs["comment"]  # --calibration 2
+    assert "spread factors 2.00, 2.00" in res["sst_error"].attrs["comment"]  # --calibration 2
     assert "--members 3 --seed 0 --calibration 2" in res.attrs["history"]
     assert "--keep-members" in res.attrs["history"]
     capsys.readouterr()

@@ -433,9 +433,10 @@ def test_flat_rows_of_results_json_read_like_nested_ones():
     assert _rmse(flat) == _rmse(nested) == nested["rmse_c"]
 
 
-def _uncertainty(chosen_rows: list[dict]) -> dict:
+def _uncertainty(chosen_rows: list[dict], data_rows: list[dict] | None = None) -> dict:
     row = {"crps_c": 0.1, "mae_c": 0.2, "spread_skill": 0.9, "coverage_1sd": 0.7,
            "coverage_2sd": 0.95}  # fmt: skip
+    on_data = {"noise_crps_data_calibrated": data_rows} if data_rows else {}
     return {
         "meta": {
             "chosen": "noise_crps",
@@ -447,6 +448,7 @@ def _uncertainty(chosen_rows: list[dict]) -> dict:
         "test": {
             "70": {
                 "noise_crps": chosen_rows,
+                **on_data,
                 "interp_local_std": [row],
                 "hybrid_deterministic": [{"mae_c": 0.25}],
             }
@@ -469,8 +471,16 @@ def test_the_uncertainty_block_by_hand():
     assert (
         lines[4] == "| twin test, 70 g m⁻²: UNISST hybrid, deterministic | – | 0.250 | – | – | – |"
     )
-    assert lines[-1].endswith("on the twin: met everywhere.")
-    text = quotes.RENDERERS["uncertainty"]({"uncertainty": _uncertainty([bad, bad])})
-    assert text.endswith("missed: coverage_2sd at 70 g m⁻².")
+    assert lines[-1].endswith("on the twin, noise inputs, fair CRPS + critics: met everywhere.")
+    text = quotes.RENDERERS["uncertainty"]({"uncertainty": _uncertainty([bad, bad], [good])})
+    lines = text.splitlines()
+    assert lines[3] == (
+        "| twin test, 70 g m⁻²: noise inputs, fair CRPS + critics, calibrated on the data "
+        "being filled | 0.100 | 0.200 | 1.00 | 0.660 | 0.940 |"
+    )
+    assert text.endswith(
+        "critics: missed coverage_2sd at 70 g m⁻²; noise inputs, fair CRPS + critics, "
+        "calibrated on the data being filled: met everywhere."
+    )
     with pytest.raises(DataNotFoundError, match="run `python benchmarks/uncertainty.py`"):
         quotes.RENDERERS["uncertainty"]({})

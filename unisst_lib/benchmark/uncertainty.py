@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from unisst_lib.benchmark.windows import TestSet
+from unisst_lib.data.cloud_holdout import DEFAULT_SHARE, cv_plan
 from unisst_lib.data.normalise import denormalise, normalise
 from unisst_lib.evaluation import probabilistic as pr
 from unisst_lib.evaluation.validation import holdout_clouds
@@ -118,6 +119,20 @@ def validation_withheld(val: TestSet, *, seed: int = 0) -> np.ndarray:
     return clouds & ~val.mask  # observed pixels only: the mask covers land and clouds
 
 
+def data_withheld(test: TestSet, *, seed: int = 0) -> np.ndarray:
+    """(N, T, H, W) bool: observed sea pixels of ``test`` withheld as ``fill(calibration="data")``
+    withholds them (:func:`~unisst_lib.data.cloud_holdout.cv_plan`, its default share).
+
+    The frames of every window are one record (donors from another calendar day), as
+    in the file the windows come from.
+    """
+    n, t = test.mask.shape[:2]
+    observed = (~test.mask & np.isfinite(test.truth)).reshape(n * t, *test.mask.shape[2:])
+    days = np.concatenate([test.dataset.sequences[i]["time"].values for i in range(n)])
+    plan = cv_plan(observed, share=DEFAULT_SHARE, seed=seed, land=test.land, times=days)
+    return plan.hidden.reshape(test.mask.shape)
+
+
 def ensemble_scores(members: np.ndarray, reference: np.ndarray, where: np.ndarray) -> dict:
     """Scores of (M, …) ``members`` against ``reference`` at ``where`` (°C).
 
@@ -195,6 +210,32 @@ def interp_sigma_scale(val: TestSet, hidden: np.ndarray) -> SpreadCalibration:
     return fit_sigma(err, sigma[hidden], dist[hidden], members=1, fitted_on="validation: withheld")
 
 
+def fit_withheld(
+    generators: Sequence[nn.Module],
+    data: TestSet,
+    hidden: np.ndarray,
+    *,
+    members: int,
+    seed: int,
+    fitted_on: str,
+) -> tuple[SpreadCalibration, np.ndarray, np.ndarray]:
+    """The calibration of members made with ``hidden`` observed pixels withheld, fitted there;
+    with the members and their distances (only observations are used)."""
+    mem = window_members(generators, data, members=members, seed=seed, hidden=hidden)
+    dist = window_distance(data, hidden)
+    cal = fit_spread_scale(mem, data.observation, hidden, distance=dist, fitted_on=fitted_on)
+    return cal, mem, dist
+
+
+def interp_data_scale(data: TestSet, *, seed: int) -> SpreadCalibration:
+    """The baseline's calibration fitted on pixels of ``data`` itself (:func:`data_withheld`)."""
+    hidden = data_withheld(data, seed=seed)
+    mu, sigma, dist = interp_fill(data, hidden)
+    err = (mu - data.observation)[hidden]
+    return fit_sigma(err, sigma[hidden], dist[hidden], members=1,
+                     fitted_on="the data being filled: withheld pixels")  # fmt: skip
+
+
 def validate_candidate(
     generators: Sequence[nn.Module], val: TestSet, hidden: np.ndarray, *, members: int, seed: int
 ) -> tuple[SpreadCalibration, dict]:
@@ -204,28 +245,52 @@ def validate_candidate(
     spread–skill ratio is close to 1 there) compare the candidates' CRPS and the
     accuracy of their mean; only observations are used.
     """
-    mem = window_members(generators, val, members=members, seed=seed, hidden=hidden)
-    dist = window_distance(val, hidden)
-    cal = fit_spread_scale(mem, val.observation, hidden, distance=dist,
-                           fitted_on="validation: withheld pixels")  # fmt: skip
+    cal, mem, dist = fit_withheld(generators, val, hidden, members=members, seed=seed,
+                                  fitted_on="validation: withheld pixels")  # fmt: skip
     row = ensemble_scores(calibrated(mem, cal, dist, hidden), val.observation, hidden)
     row["spread_weight"] = cal.weight
     row["raw_spread_skill"] = cal.raw_sd_c / cal.rmse_c  # before the calibration
     return cal, row
 
 
+def data_calibration(
+    generators: Sequence[nn.Module], data: TestSet, *, members: int, seed: int
+) -> SpreadCalibration:
+    """What ``fill(calibration="data")`` fits: on observed pixels of ``data`` itself withheld
+    under other frames' clouds (:func:`data_withheld`), the members run once more."""
+    hidden = data_withheld(data, seed=seed)
+    return fit_withheld(generators, data, hidden, members=members, seed=seed + 1,
+                        fitted_on="the data being filled: withheld pixels")[0]  # fmt: skip
+
+
+def data_calibration_check(
+    generators: Sequence[nn.Module], val: TestSet, hidden: np.ndarray, *, members: int, seed: int
+) -> dict:
+    """The data calibration out of sample: fitted on :func:`data_withheld` pixels of ``val``,
+    scored on the other withheld pixels ``hidden`` (observations only)."""
+    cal = data_calibration(generators, val, members=members, seed=seed)
+    mem = window_members(generators, val, members=members, seed=seed, hidden=hidden)
+    dist = window_distance(val, hidden)
+    row = ensemble_scores(calibrated(mem, cal, dist, hidden), val.observation, hidden)
+    return {**row, "spread_weight": cal.weight}
+
+
 def score_test(
     generators: Sequence[nn.Module],
     test: TestSet,
-    cal: SpreadCalibration,
+    cals: dict[str, SpreadCalibration],
     *,
     members: int,
     seed: int,
-) -> dict:
-    """The calibrated ensemble on the test windows, scored on the gaps against the truth."""
+) -> dict[str, dict]:
+    """The ensemble on the test windows with each calibration of ``cals``, scored on the gaps
+    against the truth: calibration name -> scores (the members are made once)."""
     mem = window_members(generators, test, members=members, seed=seed)
-    where = gaps(test)
-    return ensemble_scores(calibrated(mem, cal, window_distance(test), where), test.truth, where)
+    where, dist = gaps(test), window_distance(test)
+    return {
+        name: ensemble_scores(calibrated(mem, cal, dist, where), test.truth, where)
+        for name, cal in cals.items()
+    }
 
 
 def gaps(test: TestSet) -> np.ndarray:
@@ -233,8 +298,12 @@ def gaps(test: TestSet) -> np.ndarray:
     return test.mask & np.isfinite(test.truth)
 
 
-def score_interp_test(test: TestSet, cal: SpreadCalibration) -> dict:
-    """The temporal baseline ± its calibrated local standard deviation on the test gaps."""
+def score_interp_test(test: TestSet, cals: dict[str, SpreadCalibration]) -> dict[str, dict]:
+    """The temporal baseline ± its local standard deviation, calibrated by each of ``cals``,
+    on the test gaps: calibration name -> scores."""
     mu, sigma, dist = interp_fill(test)
     where = gaps(test)
-    return gaussian_scores(mu, cal.sigma(sigma, dist, where), test.truth, where)
+    return {
+        name: gaussian_scores(mu, cal.sigma(sigma, dist, where), test.truth, where)
+        for name, cal in cals.items()
+    }

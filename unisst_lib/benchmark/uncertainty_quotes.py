@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unisst_lib.benchmark.uncertainty_report import LABELS, cell, targets_met
+from unisst_lib.benchmark.uncertainty_report import DATA_SUFFIX, LABELS, cell, label, targets_met
 from unisst_lib.core.errors import DataNotFoundError
 
 _KEYS = ("crps_c", "mae_c", "spread_skill", "coverage_1sd", "coverage_2sd")
@@ -20,6 +20,17 @@ def _line(label: str, rows: list[dict]) -> str:
     digits = {"spread_skill": 2}
     cells = [cell(rows, k, digits.get(k, 3)) for k in _KEYS]
     return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def _missed(test: Mapping[str, Any], name: str) -> str:
+    missed = [
+        f"{k} at {th} g m⁻²"
+        for th, rows in test.items()
+        if name in rows
+        for k, ok in targets_met(rows[name]).items()
+        if not ok
+    ]
+    return "met everywhere" if not missed else f"missed {', '.join(missed)}"
 
 
 def render_uncertainty(results: Mapping[str, Any]) -> str:
@@ -35,19 +46,19 @@ def render_uncertainty(results: Mapping[str, Any]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for th, rows in unc["test"].items():
-        lines.append(_line(f"twin test, {th} g m⁻²: {LABELS[chosen]}", rows[chosen]))
-        lines.append(_line(f"twin test, {th} g m⁻²: {LABELS['interp_local_std']}",
-                           rows["interp_local_std"]))  # fmt: skip
+        for name in (chosen, chosen + DATA_SUFFIX, "interp_local_std",
+                     "interp_local_std" + DATA_SUFFIX):  # fmt: skip
+            if name in rows:
+                lines.append(_line(f"twin test, {th} g m⁻²: {label(name)}", rows[name]))
         det = rows["hybrid_deterministic"]
         lines.append(f"| twin test, {th} g m⁻²: {LABELS['hybrid_deterministic']} | – | "
                      f"{cell(det, 'mae_c')} | – | – | – |")  # fmt: skip
     for name, rows in (unc.get("real_cv") or {}).items():
-        lines.append(_line(f"L3 archive, cross-validation: {LABELS.get(name, name)}", rows))
-    missed = [
-        f"{k} at {th} g m⁻²"
-        for th, rows in unc["test"].items()
-        for k, ok in targets_met(rows[chosen]).items()
-        if not ok
+        lines.append(_line(f"L3 archive, cross-validation: {label(name)}", rows))
+    verdicts = [
+        f"{label(name)}: " + _missed(unc["test"], name)
+        for name in (chosen, chosen + DATA_SUFFIX)
+        if any(name in rows for rows in unc["test"].values())
     ]
     ens_cv = [r for r in (unc.get("real_cv") or {}).get("unisst_ensemble", []) if "crps_c" in r]
     cv_missed = [k for k, ok in targets_met(ens_cv).items() if not ok] if ens_cv else None
@@ -56,8 +67,9 @@ def render_uncertainty(results: Mapping[str, Any]) -> str:
         "",
         f"{meta['members']} members, seeds {meta['seeds']} (mean ± sd over seeds; "
         f"`{command}`, {meta['date']}). Targets (±1σ 63–73 %, ±2σ 92–98 %, "
-        "spread/skill 0.85–1.15) on the twin: "
-        + ("met everywhere." if not missed else f"missed: {', '.join(missed)}.")
+        "spread/skill 0.85–1.15) on the twin, "
+        + "; ".join(verdicts)
+        + "."
         + (
             ""
             if cv_missed is None

@@ -127,13 +127,21 @@ class SpreadCalibration:
 
     Gap pixels are binned by their distance in time to the nearest observation
     (:data:`DISTANCE_EDGES`, :func:`gap_distance`). In bin k the predicted standard
-    deviation is ``factors[k] · s̄ₖ · (s / s̄ₖ)^weight``: ``s`` the members' spread at
-    the pixel (:func:`~unisst_lib.evaluation.probabilistic.predictive_sd`), ``s̄ₖ`` its
-    RMS over the bin's gap pixels of the data being filled, ``factors[k]`` the ratio of
-    the RMSE of the ensemble mean to ``s̄ₖ`` on the withheld pixels of that bin, and
-    ``weight`` (:data:`SPREAD_WEIGHTS`) how much of the members' own pixel-to-pixel
-    spread is kept — chosen by the Gaussian CRPS on the withheld pixels. A factor is
-    relative to the model's spread, so it transfers to data of another variability.
+    deviation is ``levels[k] · (s / s̄ₖ)^weight``: ``levels[k]`` the RMSE of the
+    ensemble mean on the withheld pixels of that bin, ``s`` the members' spread at the
+    pixel (:func:`~unisst_lib.evaluation.probabilistic.predictive_sd`), ``s̄ₖ`` its RMS
+    over the bin's gap pixels of the data being filled, and ``weight``
+    (:data:`SPREAD_WEIGHTS`) how much of the members' own pixel-to-pixel spread shapes
+    σ within the bin — chosen by the Gaussian CRPS on the withheld pixels.
+
+    The level of a bin is in the data's units, not relative to the members' spread:
+    on the twin's validation windows the spread of a stochastic generator grows with
+    the share of pixels withheld (its RMS 3.1 × 10⁻³ °C with a quarter of the observed
+    pixels withheld, 2.7 × 10⁻³ on the real gaps) while the error at a given distance
+    does not, so a factor relative to the spread, fitted on withheld pixels, shrank σ
+    on the real gaps (benchmarks/uncertainty.md). Without ``levels`` (a constant
+    factor, or a calibration stored by unisst before the levels) σ is
+    ``factors[k] · s̄ₖ · (s / s̄ₖ)^weight``.
 
     Attributes
     ----------
@@ -150,6 +158,9 @@ class SpreadCalibration:
         What the withheld pixels came from.
     bin_pixels
         Withheld pixels per bin.
+    levels
+        σ of each bin before the members' relative spread (input units); empty: σ
+        relative to the members' spread (``factors``).
     """
 
     factors: tuple[float, ...]
@@ -160,6 +171,7 @@ class SpreadCalibration:
     raw_sd_c: float
     fitted_on: str
     bin_pixels: tuple[int, ...] = ()
+    levels: tuple[float, ...] = ()
 
     @classmethod
     def constant(cls, factor: float, members: int) -> SpreadCalibration:
@@ -180,15 +192,16 @@ class SpreadCalibration:
                 "the stored spread calibration uses other distance bins than this unisst "
                 "version: calibrate on the data (calibration='data')"
             )
-        kw = {k: d[k] for k in cls.__dataclass_fields__}
-        return cls(**{**kw, "factors": tuple(kw["factors"]), "bin_pixels": tuple(kw["bin_pixels"])})
+        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        tuples = {k: tuple(kw.get(k, ())) for k in ("factors", "bin_pixels", "levels")}
+        return cls(**{**kw, **tuples})
 
     def sigma(self, raw_sd: np.ndarray, distance: np.ndarray, gaps: np.ndarray) -> np.ndarray:
         """The calibrated standard deviation at the ``gaps`` pixels (0 elsewhere)."""
-        return _sigma(self.factors, self.weight, raw_sd, distance, gaps)
+        return _sigma(self.factors, self.weight, raw_sd, distance, gaps, self.levels)
 
 
-def _sigma(factors, weight, raw_sd, distance, gaps) -> np.ndarray:
+def _sigma(factors, weight, raw_sd, distance, gaps, levels=()) -> np.ndarray:
     bins = distance_bin(distance)
     out = np.zeros(np.shape(raw_sd), np.float64)
     for k, factor in enumerate(factors):
@@ -198,9 +211,9 @@ def _sigma(factors, weight, raw_sd, distance, gaps) -> np.ndarray:
         s = raw_sd[where].astype(np.float64)
         s_bar = math.sqrt(float(np.mean(s**2)))
         if s_bar == 0:
-            continue  # identical members: nothing to scale (σ 0)
+            continue  # identical members: nothing to spread (σ 0)
         ratio = np.clip(s / s_bar, *_RATIO_CLIP) ** weight
-        out[where] = factor * s_bar * ratio
+        out[where] = (levels[k] if levels else factor * s_bar) * ratio
     return out
 
 
@@ -216,14 +229,15 @@ def fit_spread_scale(
 
     ``withheld`` marks observed pixels the members were made without, ``distance`` their
     :func:`gap_distance` in the members' input. Per bin, the factor makes the spread
-    match the error of the mean there; then the weight with the lowest Gaussian CRPS.
+    match the error of the mean there (the level: that RMSE); then the weight with the
+    lowest Gaussian CRPS.
 
     >>> obs = np.zeros(4)
     >>> members = np.array([[1.0, -1, 1, -1], [3.0, 1, 3, 1]])  # means 2, 0, 2, 0
     >>> # RMSE sqrt(2); predictive sd sqrt(3/2) * sqrt(2) = sqrt(3) everywhere
     >>> cal = fit_spread_scale(members, obs, np.ones(4, bool), distance=np.ones(4), fitted_on="x")
-    >>> round(cal.factors[0], 6)
-    0.816497
+    >>> round(cal.factors[0], 6), round(cal.levels[0], 6)  # sqrt(2) / sqrt(3), sqrt(2)
+    (0.816497, 1.414214)
     """
     where = np.asarray(withheld, bool)
     if where.shape != np.shape(observed) or np.shape(members)[1:] != where.shape:
@@ -258,34 +272,32 @@ def fit_sigma(
     What :func:`fit_spread_scale` does once the ensemble is reduced to its mean's error
     and its spread; also for a method with a standard deviation of its own (1 member).
     """
-    factors, counts = _bin_factors(err, s, distance_bin(distance))
+    bins = distance_bin(distance)
+    counts = tuple(int((bins == k).sum()) for k in range(len(DISTANCE_EDGES)))
+    rmse, spread = _per_bin(err, bins, counts), _per_bin(s, bins, counts)
+    factors = tuple(r / q if q > 0 else r / _rms(s) for r, q in zip(rmse, spread, strict=True))
     gaps = np.ones(err.shape, bool)
-    crps = [crps_gaussian(np.zeros_like(err), _sigma(factors, w, s, distance, gaps), err)
+    crps = [crps_gaussian(np.zeros_like(err), _sigma(factors, w, s, distance, gaps, rmse), err)
             for w in SPREAD_WEIGHTS]  # fmt: skip
     best = SPREAD_WEIGHTS[int(np.argmin(crps))]
     return SpreadCalibration(
         factors=factors, weight=best, members=members, pixels=int(err.size),
-        rmse_c=math.sqrt(float(np.mean(err**2))), raw_sd_c=math.sqrt(float(np.mean(s**2))),
-        fitted_on=fitted_on, bin_pixels=counts,
+        rmse_c=_rms(err), raw_sd_c=_rms(s), fitted_on=fitted_on, bin_pixels=counts, levels=rmse,
     )  # fmt: skip
 
 
-def _bin_factors(err, s, bins) -> tuple[tuple[float, ...], tuple[int, ...]]:
-    """Per distance bin, RMSE / RMS spread; sparse bins take the nearest lower (or any) bin's."""
-    n = len(DISTANCE_EDGES)
-    counts = tuple(int((bins == k).sum()) for k in range(n))
-    raw: list[float | None] = []
-    for k in range(n):
-        w = bins == k
-        s_bar = math.sqrt(float(np.mean(s[w] ** 2))) if counts[k] else 0.0
-        ok = counts[k] >= MIN_BIN_PIXELS and s_bar > 0
-        raw.append(math.sqrt(float(np.mean(err[w] ** 2))) / s_bar if ok else None)
-    overall = math.sqrt(float(np.mean(err**2)) / float(np.mean(s**2)))
-    out, last = [], None
-    for value in raw:
-        last = value if value is not None else last
-        out.append(last if last is not None else overall)
-    return tuple(out), counts
+def _rms(x: np.ndarray) -> float:
+    return math.sqrt(float(np.mean(np.square(x, dtype=np.float64))))
+
+
+def _per_bin(x: np.ndarray, bins: np.ndarray, counts: tuple[int, ...]) -> tuple[float, ...]:
+    """RMS of ``x`` per distance bin; a bin with fewer than :data:`MIN_BIN_PIXELS` takes
+    the nearest lower bin's (the lowest ones, the RMS over every pixel)."""
+    out, last = [], _rms(x)
+    for k, n in enumerate(counts):
+        last = _rms(x[bins == k]) if n >= MIN_BIN_PIXELS else last
+        out.append(last)
+    return tuple(out)
 
 
 def calibrate_members(members: np.ndarray, sigma: np.ndarray) -> np.ndarray:

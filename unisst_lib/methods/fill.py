@@ -147,8 +147,8 @@ def fill(
         How the members' spread is corrected (:mod:`unisst_lib.methods.fill_ensemble`):
         ``"checkpoint"`` (fitted when the model was made), ``"data"`` (fitted on observed
         pixels of ``ds`` withheld under the clouds of other dates: the members run
-        twice), ``"auto"`` (the checkpoint's if it has one, else the data's), ``"none"``,
-        or a positive factor.
+        twice), ``"auto"`` (the data's; the checkpoint's, with a warning, when the data
+        has too few observations to fit one), ``"none"``, or a positive factor.
     seed
         The ensemble's noise seed (member k's noise depends on seed, k and the pixel).
 

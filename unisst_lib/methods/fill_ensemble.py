@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from unisst_lib.data.cloud_holdout import DEFAULT_SHARE, cv_plan
+from unisst_lib.core.errors import UnisstWarning
+from unisst_lib.data.cloud_holdout import DEFAULT_SHARE, CrossValidationError, cv_plan
 from unisst_lib.evaluation.probabilistic import predictive_sd
 from unisst_lib.methods.ensemble import (
     EnsembleError,
@@ -84,8 +86,11 @@ def run_ensemble(
     """``members`` fills ``run(src, member_seed=…, sign=…)``, calibrated as ``calibration`` says.
 
     ``stored``: the checkpoint's calibration (a :meth:`SpreadCalibration.to_dict`), or None.
-    ``"auto"`` uses it when there is one and fits on the data otherwise. ``phases``: the
-    fill's interleaved series (distances in time are counted within each).
+    ``"auto"`` fits on the data, and uses ``stored`` (with a warning) only when the data
+    cannot give one: the error at a given distance from the observations is that of the
+    data being filled (region, season, clouds), which a checkpoint's calibration fitted
+    elsewhere does not know. ``phases``: the fill's interleaved series (distances in
+    time are counted within each).
     """
     cal = _calibration(run, src, members=members, seed=seed, calibration=calibration,
                        stored=stored, name=name, phases=phases)  # fmt: skip
@@ -135,16 +140,31 @@ def _calibration(
         return None
     if not isinstance(calibration, str):
         return SpreadCalibration.constant(float(calibration), members)
-    if calibration in ("auto", "checkpoint") and stored is not None:
-        cal = SpreadCalibration.from_dict(stored)
-        log.info("spread calibration of the checkpoint (%s)", cal.fitted_on)
-        return cal
     if calibration == "checkpoint":
-        raise EnsembleError(
-            "the checkpoint stores no spread calibration: use calibration='data' (fitted on "
-            "observed pixels of this data set) or 'none'"
+        if stored is None:
+            raise EnsembleError(
+                "the checkpoint stores no spread calibration: use calibration='data' (fitted "
+                "on observed pixels of this data set) or 'none'"
+            )
+        return _stored(stored)
+    try:
+        return fit_on_data(run, src, members=members, seed=seed, name=name, phases=phases)
+    except EnsembleError as err:
+        if calibration == "data" or stored is None:
+            raise
+        warnings.warn(
+            f"{err}; using the checkpoint's calibration instead, fitted on other data: the "
+            "error bars may be off by the difference",
+            UnisstWarning,
+            stacklevel=2,
         )
-    return fit_on_data(run, src, members=members, seed=seed, name=name, phases=phases)
+        return _stored(stored)
+
+
+def _stored(stored: dict) -> SpreadCalibration:
+    cal = SpreadCalibration.from_dict(stored)
+    log.info("spread calibration of the checkpoint (%s)", cal.fitted_on)
+    return cal
 
 
 def fit_on_data(
@@ -161,8 +181,15 @@ def fit_on_data(
     observed = np.isfinite(values) & ~src.land[None]
     if src.mask is not None:
         observed &= np.asarray(src.mask.values) != 1
-    plan = cv_plan(observed, share=DEFAULT_SHARE, seed=seed, land=src.land,
-                   times=src.sst["time"].values)  # fmt: skip
+    try:
+        plan = cv_plan(observed, share=DEFAULT_SHARE, seed=seed, land=src.land,
+                       times=src.sst["time"].values)  # fmt: skip
+    except CrossValidationError as err:
+        raise EnsembleError(
+            f"the spread cannot be calibrated on this data ({err}): calibration='data' withholds "
+            f"{DEFAULT_SHARE:.0%} of the observed pixels under the clouds of other dates. Give a "
+            "longer record, or use calibration='checkpoint' or 'none'"
+        ) from err
     hidden_src = dataclasses.replace(src, sst=src.sst.where(~plan.hidden))
     log.info("fitting the spread on %d withheld observed pixels", int(plan.hidden.sum()))
     raw, needed = _members(run, hidden_src, members, seed + 1)
@@ -170,8 +197,8 @@ def fit_on_data(
         raw, values, plan.hidden, distance=_distance(needed, src.land, phases),
         fitted_on=f"{name}: withheld observed pixels",
     )  # fmt: skip
-    log.info("spread calibration fitted on the data: weight %g, factors %s (RMSE %.3f)",
-             cal.weight, ", ".join(f"{f:.2f}" for f in cal.factors), cal.rmse_c)  # fmt: skip
+    log.info("spread calibration fitted on the data: weight %g, sigma per bin %s (RMSE %.3f)",
+             cal.weight, ", ".join(f"{f:.3f}" for f in cal.levels), cal.rmse_c)  # fmt: skip
     return cal
 
 
@@ -216,9 +243,14 @@ def _error_comment(ens: Ensemble) -> str:
     if cal is None:
         how = "uncalibrated: sqrt((N+1)/N) x the standard deviation of the members"
     else:
+        per_bin = (
+            f"sigma {', '.join(f'{f:.3g}' for f in cal.levels)}"
+            if cal.levels
+            else f"spread factors {', '.join(f'{f:.2f}' for f in cal.factors)}"
+        )
         how = (
-            "the members' spread calibrated by the distance in time to the nearest "
-            f"observation (factors {', '.join(f'{f:.2f}' for f in cal.factors)}, weight "
-            f"{cal.weight:g}), fitted on {cal.fitted_on}"
+            "calibrated by the distance in time to the nearest observation (frames 1, 2, 3, "
+            f"4-5, 6-7, 8-11, 12-15, 16-23, 24+, never: {per_bin}; weight of the members' "
+            f"own spread {cal.weight:g}), fitted on {cal.fitted_on}"
         )
     return f"N = {n} members; {how}; 0 where observed, NaN on land"
