@@ -384,9 +384,10 @@ def _add_fill_command(sub) -> None:
     )  # fmt: skip
     fl.add_argument(
         "--calibration", default=None, metavar="HOW",
-        help="--members: how the spread is corrected: auto (default: the model's own, else "
-        "fitted on observed pixels of INPUT withheld under other dates' clouds), checkpoint, "
-        "data, none, or a factor",
+        help="--members: how the spread is corrected: auto (default: fitted on observed pixels "
+        "of INPUT withheld under other dates' clouds, the members run twice; the model's own "
+        "when INPUT is too short), data (the same, never the model's), checkpoint, none, or "
+        "a factor",
     )  # fmt: skip
     fl.add_argument("--seed", type=int, default=0, help="--members: the noise seed (default 0)")
     fl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -11,9 +11,9 @@ correction fitted on withheld *observed* pixels (:class:`SpreadCalibration`):
 * :func:`member_noise` — the noise of one member, a function of the member, the
   interleaved series and the frame and pixel it falls on, so that overlapping time
   windows and tiles see the same noise where they overlap and blend consistently;
-* :func:`fit_spread_scale` — the factor that makes the predicted standard deviation
-  match the error of the mean on withheld pixels (spread–skill ratio 1);
-* :func:`calibrate_members` — the members spread about their mean by that factor.
+* :func:`fit_spread_scale` — the predicted standard deviation per distance bin: the
+  error of the mean on withheld pixels (spread–skill ratio 1 there);
+* :func:`calibrate_members` — the members spread about their mean to match it.
 """
 
 from __future__ import annotations
