@@ -282,6 +282,8 @@ def _check_archive_notebook(out: Path, files: Path, data_dir: Path) -> None:
     images = sum("image/png" in o.get("data", {}) for c in nbformat.read(out, as_version=4).cells
                  for o in c.get("outputs", []))  # fmt: skip
     assert images == 5  # coverage, quality, CV maps (2), filled map
+    # 2 steps do not beat the first guess (a warning above says so): no ensemble, said so
+    assert "kept its first guess (2 steps did not beat it), so there is no ensemble" in stdout
 
 
 def test_training_notebook_resumes_where_the_run_stopped(tiny_data_dir, work, jupyter_home):

@@ -139,14 +139,15 @@ def uncertainty_markdown(results: dict) -> str:
     for th, rows in results["test"].items():
         lines += [f"### {th} g m⁻²", "", *_table(rows), ""]
         for name in (chosen, chosen + DATA_SUFFIX):
-            if name in rows:
-                met = targets_met(rows[name])
-                verdict = ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in met.items())
-                lines += [f"Targets ({label(name)}): {verdict}.", ""]
-        hist = rows[chosen][0].get("rank_histogram")
-        if hist:
-            lines += [f"Rank histogram (seed {meta['seeds'][0]}, flat = {1 / len(hist):.3f}): "
-                      + " ".join(f"{h:.3f}" for h in hist), ""]  # fmt: skip
+            if name not in rows:
+                continue
+            met = targets_met(rows[name])
+            verdict = ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in met.items())
+            lines += [f"Targets ({label(name)}): {verdict}.", ""]
+            hist = rows[name][0].get("rank_histogram")
+            if hist:
+                head = f"Rank histogram ({label(name)}, seed {meta['seeds'][0]}, flat = "
+                lines += [f"{head}{1 / len(hist):.3f}): " + " ".join(f"{h:.3f}" for h in hist), ""]
     if results.get("real_cv"):
         lines += [
             "## Cross-validation on the embedded L3 archive (observed pixels hidden under "
