@@ -38,6 +38,7 @@ from unisst_lib.benchmark import uncertainty as unc
 from unisst_lib.benchmark.ensembles import ENSEMBLE_RECIPES, ensemble_config, hybrid_checkpoint
 from unisst_lib.benchmark.recipes import train_or_reuse
 from unisst_lib.benchmark.report import run_meta
+from unisst_lib.benchmark.uncertainty_real import merge_real_cv
 from unisst_lib.benchmark.uncertainty_report import uncertainty_markdown
 from unisst_lib.benchmark.windows import load_test_set
 from unisst_lib.core.paths import atomic_path
@@ -71,9 +72,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--l3-fit-steps", type=int, default=330, help="steps of each L3 CV fit")
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument(
-        "--add-real-cv", action="store_true",
-        help="add the L3 cross-validation of RUNS/real_cv.json (from --real-cv-only, run beside "
-        "this one) to OUT/uncertainty.json and re-render uncertainty.md; train and score nothing",
+        "--add-real-cv", nargs="*", type=Path, default=None, metavar="JSON",
+        help="add the L3 cross-validation of RUNS/real_cv.json, or of these files (from "
+        "--real-cv-only runs beside this one, one seed each: merged), to OUT/uncertainty.json "
+        "and re-render uncertainty.md; train and score nothing",
     )  # fmt: skip
     p.add_argument(
         "--real-cv-only", action="store_true",
@@ -195,7 +197,8 @@ def real_cv(args) -> dict:
 def add_real_cv(args) -> int:
     """OUT/uncertainty.json with the saved L3 cross-validation added, and its report."""
     results = json.loads((args.out / "uncertainty.json").read_text())
-    rec = json.loads((args.runs / "real_cv.json").read_text())
+    files = args.add_real_cv or [args.runs / "real_cv.json"]
+    rec = merge_real_cv([json.loads(Path(f).read_text()) for f in files])
     results["real_cv"] = rec["rows"]
     results["meta"]["real_cv_command"] = run_meta("benchmarks/uncertainty.py")["command"]
     results["meta"]["real_cv"] = {"seeds": rec["seeds"], "fit_steps": rec["fit_steps"]}
@@ -236,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.real_cv_only:
         real_cv(args)
         return 0
-    if args.add_real_cv:
+    if args.add_real_cv is not None:
         return add_real_cv(args)
     candidates = train_candidates(args)
     if args.train_only:

@@ -413,3 +413,21 @@ def test_withheld_values_do_not_steer_the_members_they_score(val):
     # without hiding them, the same values do reach the members
     c = window_members([g], moved, members=2, seed=0)
     assert not np.array_equal(c, window_members([g], val, members=2, seed=0))
+
+
+def test_l3_cross_validations_of_other_seeds_merge_and_refuse_mixtures():
+    from unisst_lib.benchmark.uncertainty_real import merge_real_cv
+
+    def rec(seed, steps=330, members=8):
+        rows = {"unisst_ensemble": [{"seed": seed, "crps_c": 0.1 + seed}]}
+        return {"seeds": [seed], "fit_steps": steps, "members": members, "rows": rows}
+
+    merged = merge_real_cv([rec(1), rec(0), rec(2)])
+    assert merged["seeds"] == [1, 0, 2] and merged["fit_steps"] == 330
+    assert [r["seed"] for r in merged["rows"]["unisst_ensemble"]] == [1, 0, 2]
+    with pytest.raises(ValueError, match=r"seed\(s\) \[0\] given twice"):
+        merge_real_cv([rec(0), rec(0)])
+    with pytest.raises(ValueError, match="of 100 steps and 8 members cannot join ones of 330"):
+        merge_real_cv([rec(0), rec(1, steps=100)])
+    with pytest.raises(ValueError, match="no L3 cross-validation record"):
+        merge_real_cv([])

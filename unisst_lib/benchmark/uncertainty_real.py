@@ -101,3 +101,33 @@ def _interp_cv(ds: xr.Dataset, hidden: np.ndarray, sst: np.ndarray, seed: int) -
     row = gaussian_scores(mu, sigma, sst, hidden)
     row.update(seed=seed, spread_weight=cal.weight)
     return row
+
+
+def merge_real_cv(records: list[dict]) -> dict:
+    """One record of several saved L3 cross-validations (``real_cv.json``) of other seeds.
+
+    Rows are concatenated per method in the order given; the records must share the fit
+    steps and the ensemble size, and no seed may appear twice.
+
+    >>> a = {"seeds": [0], "fit_steps": 9, "members": 8, "rows": {"m": [{"seed": 0}]}}
+    >>> b = {"seeds": [1], "fit_steps": 9, "members": 8, "rows": {"m": [{"seed": 1}]}}
+    >>> merge_real_cv([a, b])["rows"]
+    {'m': [{'seed': 0}, {'seed': 1}]}
+    """
+    if not records:
+        raise ValueError("no L3 cross-validation record to merge")
+    first = records[0]
+    seeds: list[int] = []
+    rows: dict[str, list] = {}
+    for rec in records:
+        if (rec["fit_steps"], rec.get("members")) != (first["fit_steps"], first.get("members")):
+            raise ValueError(
+                f"L3 cross-validations of {rec['fit_steps']} steps and {rec.get('members')} "
+                f"members cannot join ones of {first['fit_steps']} and {first.get('members')}"
+            )
+        if set(rec["seeds"]) & set(seeds):
+            raise ValueError(f"seed(s) {sorted(set(rec['seeds']) & set(seeds))} given twice")
+        seeds += rec["seeds"]
+        for name, method_rows in rec["rows"].items():
+            rows.setdefault(name, []).extend(method_rows)
+    return {**first, "seeds": seeds, "rows": rows}
