@@ -222,6 +222,18 @@ def test_init_from_a_bundled_checkpoint_by_its_name():
     assert torch.equal(got["head.2.weight"], bundled["head.2.weight"])
 
 
+def test_the_bundled_ensemble_stores_a_calibration_in_degrees():
+    from unisst_lib.methods.ensemble import DISTANCE_EDGES, SpreadCalibration
+
+    state = load_checkpoint(BUNDLED / "ensemble_twin.pt")
+    cal = SpreadCalibration.from_dict(state["spread_calibration"])
+    assert len(cal.levels) == len(cal.factors) == len(DISTANCE_EDGES)
+    # σ in °C grows with the distance to the nearest observation (frames 1 .. never)
+    assert all(b >= a for a, b in zip(cal.levels, cal.levels[1:], strict=False))
+    assert 0.01 < cal.levels[0] < cal.levels[-1] < 5
+    assert cal.fitted_on == "validation: withheld pixels" and cal.members == 8
+
+
 # ---------------------------------------------------------------- training
 def test_two_crps_steps_move_the_noise_weights(tiny_data_dir, tmp_path):
     narrow = {"base_channels": 4, "channel_mults": (1, 2), "norm_groups": 2}  # fast on a CPU
