@@ -68,7 +68,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bench-runs", type=Path, default=Path("runs/bench"))
     p.add_argument("--runs", type=Path, default=Path("runs/ensemble"))
     p.add_argument("--data-dir", default=None, help="data directory (default: UNISST_DATA_DIR)")
-    p.add_argument("--l3-seeds", type=int, nargs="*", default=[0], help="L3 CV seeds")
+    p.add_argument("--l3-seeds", type=int, nargs="*", default=[0, 1, 2], help="L3 CV seeds")
     p.add_argument("--l3-fit-steps", type=int, default=330, help="steps of each L3 CV fit")
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument(
@@ -197,8 +197,12 @@ def real_cv(args) -> dict:
 def add_real_cv(args) -> int:
     """OUT/uncertainty.json with the saved L3 cross-validation added, and its report."""
     results = json.loads((args.out / "uncertainty.json").read_text())
-    files = args.add_real_cv or [args.runs / "real_cv.json"]
+    saved = args.runs / "real_cv.json"
+    files = args.add_real_cv or [saved]
     rec = merge_real_cv([json.loads(Path(f).read_text()) for f in files])
+    if args.add_real_cv:  # what --reuse reads next time
+        with atomic_path(saved) as tmp:
+            tmp.write_text(json.dumps(rec, indent=1))
     results["real_cv"] = rec["rows"]
     results["meta"]["real_cv_command"] = run_meta("benchmarks/uncertainty.py")["command"]
     results["meta"]["real_cv"] = {"seeds": rec["seeds"], "fit_steps": rec["fit_steps"]}

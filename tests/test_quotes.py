@@ -482,5 +482,15 @@ def test_the_uncertainty_block_by_hand():
         "critics: missed coverage_2sd at 70 g m⁻²; noise inputs, fair CRPS + critics, "
         "calibrated on the data being filled: met everywhere."
     )
+    # an L3 CV seed whose fit kept its first guess: counted apart, said in the verdict
+    unc = _uncertainty([good])
+    unc["real_cv"] = {"unisst_ensemble": [good, {"seed": 2, "status": "failed", "reason": "r"}]}
+    text = quotes.RENDERERS["uncertainty"]({"uncertainty": unc})
+    assert "| L3 archive, cross-validation: UNISST ensemble (fitted on the CV input), seeds: " \
+        "1, 1 failed | 0.100 | 0.200 | 1.00 | 0.660 | 0.940 |" in text  # fmt: skip
+    assert text.endswith(
+        "On the L3 cross-validation: met (by the seeds whose fit beat its first guess; 1 of 2 "
+        "did not, and has no ensemble)."
+    )
     with pytest.raises(DataNotFoundError, match="run `python benchmarks/uncertainty.py`"):
         quotes.RENDERERS["uncertainty"]({})

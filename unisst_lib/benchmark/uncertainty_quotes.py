@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unisst_lib.benchmark.uncertainty_report import DATA_SUFFIX, LABELS, cell, label, targets_met
+from unisst_lib.benchmark.uncertainty_report import (
+    DATA_SUFFIX,
+    LABELS,
+    cell,
+    label,
+    targets_met,
+)
 from unisst_lib.core.errors import DataNotFoundError
 
 _KEYS = ("crps_c", "mae_c", "spread_skill", "coverage_1sd", "coverage_2sd")
@@ -54,14 +60,18 @@ def render_uncertainty(results: Mapping[str, Any]) -> str:
         lines.append(f"| twin test, {th} g m⁻²: {LABELS['hybrid_deterministic']} | – | "
                      f"{cell(det, 'mae_c')} | – | – | – |")  # fmt: skip
     for name, rows in (unc.get("real_cv") or {}).items():
-        lines.append(_line(f"L3 archive, cross-validation: {label(name)}", rows))
+        failed = sum(r.get("status") == "failed" for r in rows)
+        seeds = f"{len(rows) - failed}" + (f", {failed} failed" if failed else "")
+        lines.append(_line(f"L3 archive, cross-validation: {label(name)}, seeds: {seeds}", rows))
     verdicts = [
         f"{label(name)}: " + _missed(unc["test"], name)
         for name in (chosen, chosen + DATA_SUFFIX)
         if any(name in rows for rows in unc["test"].values())
     ]
-    ens_cv = [r for r in (unc.get("real_cv") or {}).get("unisst_ensemble", []) if "crps_c" in r]
+    cv_rows = (unc.get("real_cv") or {}).get("unisst_ensemble", [])
+    ens_cv = [r for r in cv_rows if "crps_c" in r]
     cv_missed = [k for k, ok in targets_met(ens_cv).items() if not ok] if ens_cv else None
+    cv_failed = len(cv_rows) - len(ens_cv)
     command = meta["command"].split(" --note ")[0]  # the notes are in uncertainty.md
     lines += [
         "",
@@ -74,7 +84,13 @@ def render_uncertainty(results: Mapping[str, Any]) -> str:
             ""
             if cv_missed is None
             else " On the L3 cross-validation: "
-            + ("met." if not cv_missed else f"missed: {', '.join(cv_missed)}.")
+            + ("met" if not cv_missed else f"missed: {', '.join(cv_missed)}")
+            + (
+                f" (by the seeds whose fit beat its first guess; {cv_failed} of {len(cv_rows)} "
+                "did not, and has no ensemble)."
+                if cv_failed
+                else "."
+            )
         ),
     ]
     return "\n".join(lines)

@@ -60,11 +60,21 @@ def cell(rows: list[dict], key: str, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {float(np.std(values, ddof=1)):.{digits}f}"
 
 
+def seeds_cell(rows: list[dict]) -> str:
+    """How many seeds a row's cells average: the failed ones are counted apart.
+
+    >>> seeds_cell([{"crps_c": 0.1}, {"status": "failed"}, {"crps_c": 0.2}])
+    '2 (+1 failed)'
+    """
+    failed = sum(r.get("status") == "failed" for r in rows)
+    return f"{len(rows) - failed}" + (f" (+{failed} failed)" if failed else "")
+
+
 def _table(rows_by_method: dict[str, list[dict]]) -> list[str]:
     head = ["method", "seeds", *(label for _, label, _ in _COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, rows in rows_by_method.items():
-        cells = [label(name), str(len(rows))]
+        cells = [label(name), seeds_cell(rows)]
         cells += [cell(rows, key, d) for key, _, d in _COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -158,13 +168,15 @@ def uncertainty_markdown(results: dict) -> str:
         ]
         for r in results["real_cv"].get("unisst_ensemble", []):
             if r.get("status") == "failed":
-                lines.append(f"CV seed {r['seed']}: the UNISST ensemble failed: {r['reason']}")
+                lines.append(f"- CV seed {r['seed']}: the UNISST ensemble failed: {r['reason']}")
                 continue
             lines.append(
-                f"CV seed {r['seed']}: fit {r['fit_steps']} steps in {r['fit_seconds']:.0f} s, "
+                f"- CV seed {r['seed']}: fit {r['fit_steps']} steps in {r['fit_seconds']:.0f} s, "
                 f"fill of {meta['members']} members in {r['fill_seconds']:.0f} s, spread "
                 "calibrated on further withheld pixels of the CV input."
             )
+        if meta.get("real_cv_command"):
+            lines += ["", f"Added to this file by `{meta['real_cv_command']}`."]
     if meta.get("notes"):
         lines += ["", "Notes:", *(f"- {n}" for n in meta["notes"])]
     return "\n".join(lines) + "\n"
