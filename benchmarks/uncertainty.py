@@ -132,11 +132,10 @@ def validation(args, candidates: dict) -> tuple[dict, dict, dict]:
     for name, per_seed in candidates.items():
         for i, gens in enumerate(per_seed):
             m = len(gens) if name == "deep" else args.members
-            cal, row = unc.validate_candidate(gens, val, hidden, members=m, seed=i)
+            cal, row, check = unc.validate_candidate(gens, val, hidden, members=m, seed=i)
             rows.setdefault(name, []).append(_rounded(row))
             cals.setdefault(name, []).append(cal)
             log.info("validation %s #%d: CRPS %.4f, weight %g", name, i, row["crps_c"], cal.weight)
-            check = unc.data_calibration_check(gens, val, hidden, members=m, seed=i)
             checks.setdefault(name, []).append(_rounded(check))
     interp_cal = unc.interp_sigma_scale(val, hidden)
     cals["interp_local_std"] = [interp_cal]

@@ -21,7 +21,6 @@ from stochastic_checkpoints import stochastic_checkpoint
 
 from unisst_lib.benchmark.uncertainty import (
     data_calibration,
-    data_calibration_check,
     data_withheld,
     interp_sigma_scale,
     score_test,
@@ -321,9 +320,10 @@ def test_the_validation_calibration_never_reads_the_truth(val):
     hidden = validation_withheld(val, seed=0)
     np.testing.assert_array_equal(validation_withheld(bad, seed=0), hidden)
     assert hidden.sum() > 100 and not (hidden & val.mask).any()
-    cal, row = validate_candidate([g], val, hidden, members=2, seed=0)
-    cal_bad, row_bad = validate_candidate([g], bad, hidden, members=2, seed=0)
-    assert cal_bad == cal and row_bad == row  # every number, exactly
+    cal, row, check = validate_candidate([g], val, hidden, members=2, seed=0)
+    cal_bad, row_bad, check_bad = validate_candidate([g], bad, hidden, members=2, seed=0)
+    assert cal_bad == cal and row_bad == row and check_bad == check  # every number, exactly
+    assert check["pixels"] == row["pixels"] and check != row  # another calibration, same pixels
     assert cal.pixels == int(hidden.sum()) and cal.fitted_on == "validation: withheld pixels"
     assert row["spread_weight"] == cal.weight and row["pixels"] == cal.pixels
     assert interp_sigma_scale(bad, hidden) == interp_sigma_scale(val, hidden)
@@ -344,9 +344,6 @@ def test_the_data_calibration_of_the_test_windows_never_reads_the_truth(val):
     cal = data_calibration([g], val, members=2, seed=3)
     assert data_calibration([g], bad, members=2, seed=3) == cal
     assert cal.pixels == int(withheld.sum()) and cal.fitted_on.startswith("the data being")
-    check = data_calibration_check([g], val, validation_withheld(val), members=2, seed=3)
-    bad_check = data_calibration_check([g], bad, validation_withheld(val), members=2, seed=3)
-    assert bad_check == check and check["spread_weight"] == cal.weight
 
 
 def _observation(truth: np.ndarray, clouds: np.ndarray) -> xr.Dataset:

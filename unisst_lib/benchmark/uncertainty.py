@@ -203,11 +203,13 @@ def interp_fill(test: TestSet, hidden: np.ndarray | None = None) -> tuple[np.nda
     return tuple(np.stack(p) for p in zip(*parts, strict=True))
 
 
-def interp_sigma_scale(val: TestSet, hidden: np.ndarray) -> SpreadCalibration:
+def interp_sigma_scale(
+    val: TestSet, hidden: np.ndarray, *, fitted_on: str = "validation: withheld"
+) -> SpreadCalibration:
     """The baseline's calibration (the ensemble's, by distance) on the withheld pixels."""
     mu, sigma, dist = interp_fill(val, hidden)
     err = (mu - val.observation)[hidden]
-    return fit_sigma(err, sigma[hidden], dist[hidden], members=1, fitted_on="validation: withheld")
+    return fit_sigma(err, sigma[hidden], dist[hidden], members=1, fitted_on=fitted_on)
 
 
 def fit_withheld(
@@ -229,28 +231,29 @@ def fit_withheld(
 
 def interp_data_scale(data: TestSet, *, seed: int) -> SpreadCalibration:
     """The baseline's calibration fitted on pixels of ``data`` itself (:func:`data_withheld`)."""
-    hidden = data_withheld(data, seed=seed)
-    mu, sigma, dist = interp_fill(data, hidden)
-    err = (mu - data.observation)[hidden]
-    return fit_sigma(err, sigma[hidden], dist[hidden], members=1,
-                     fitted_on="the data being filled: withheld pixels")  # fmt: skip
+    return interp_sigma_scale(data, data_withheld(data, seed=seed),
+                              fitted_on="the data being filled: withheld pixels")  # fmt: skip
 
 
 def validate_candidate(
     generators: Sequence[nn.Module], val: TestSet, hidden: np.ndarray, *, members: int, seed: int
-) -> tuple[SpreadCalibration, dict]:
-    """The calibration fitted on the withheld validation pixels, and the scores there.
+) -> tuple[SpreadCalibration, dict, dict]:
+    """The calibration fitted on the withheld validation pixels, the scores there, and the
+    scores there of the calibration on the data being filled (:func:`data_calibration`).
 
-    The scores (after the calibration, on the same pixels: in-sample, so the
-    spread–skill ratio is close to 1 there) compare the candidates' CRPS and the
-    accuracy of their mean; only observations are used.
+    The first scores (in-sample, so the spread–skill ratio is close to 1) compare the
+    candidates' CRPS and the accuracy of their mean; the second check the data
+    calibration out of sample on the same members. Only observations are used.
     """
     cal, mem, dist = fit_withheld(generators, val, hidden, members=members, seed=seed,
                                   fitted_on="validation: withheld pixels")  # fmt: skip
     row = ensemble_scores(calibrated(mem, cal, dist, hidden), val.observation, hidden)
     row["spread_weight"] = cal.weight
     row["raw_spread_skill"] = cal.raw_sd_c / cal.rmse_c  # before the calibration
-    return cal, row
+    on_data = data_calibration(generators, val, members=members, seed=seed)
+    check = ensemble_scores(calibrated(mem, on_data, dist, hidden), val.observation, hidden)
+    check["spread_weight"] = on_data.weight
+    return cal, row, check
 
 
 def data_calibration(
@@ -261,18 +264,6 @@ def data_calibration(
     hidden = data_withheld(data, seed=seed)
     return fit_withheld(generators, data, hidden, members=members, seed=seed + 1,
                         fitted_on="the data being filled: withheld pixels")[0]  # fmt: skip
-
-
-def data_calibration_check(
-    generators: Sequence[nn.Module], val: TestSet, hidden: np.ndarray, *, members: int, seed: int
-) -> dict:
-    """The data calibration out of sample: fitted on :func:`data_withheld` pixels of ``val``,
-    scored on the other withheld pixels ``hidden`` (observations only)."""
-    cal = data_calibration(generators, val, members=members, seed=seed)
-    mem = window_members(generators, val, members=members, seed=seed, hidden=hidden)
-    dist = window_distance(val, hidden)
-    row = ensemble_scores(calibrated(mem, cal, dist, hidden), val.observation, hidden)
-    return {**row, "spread_weight": cal.weight}
 
 
 def score_test(

@@ -14,6 +14,7 @@ from unisst_lib.benchmark.uncertainty_report import (
     DATA_SUFFIX,
     LABELS,
     cell,
+    failed_seeds,
     label,
     targets_met,
 )
@@ -60,7 +61,7 @@ def render_uncertainty(results: Mapping[str, Any]) -> str:
         lines.append(f"| twin test, {th} g m⁻²: {LABELS['hybrid_deterministic']} | – | "
                      f"{cell(det, 'mae_c')} | – | – | – |")  # fmt: skip
     for name, rows in (unc.get("real_cv") or {}).items():
-        failed = sum(r.get("status") == "failed" for r in rows)
+        failed = failed_seeds(rows)
         seeds = f"{len(rows) - failed}" + (f", {failed} failed" if failed else "")
         lines.append(_line(f"L3 archive, cross-validation: {label(name)}, seeds: {seeds}", rows))
     verdicts = [
@@ -71,7 +72,7 @@ def render_uncertainty(results: Mapping[str, Any]) -> str:
     cv_rows = (unc.get("real_cv") or {}).get("unisst_ensemble", [])
     ens_cv = [r for r in cv_rows if "crps_c" in r]
     cv_missed = [k for k, ok in targets_met(ens_cv).items() if not ok] if ens_cv else None
-    cv_failed = len(cv_rows) - len(ens_cv)
+    cv_failed = failed_seeds(cv_rows)
     command = meta["command"].split(" --note ")[0]  # the notes are in uncertainty.md
     lines += [
         "",

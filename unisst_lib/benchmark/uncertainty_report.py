@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from unisst_lib.evaluation.probabilistic import gaussian_coverage
+from unisst_lib.methods.ensemble import distance_bin_labels
 
 LABELS = {
     "deep": "deep ensemble (the hybrid's seeds)",
@@ -66,8 +67,13 @@ def seeds_cell(rows: list[dict]) -> str:
     >>> seeds_cell([{"crps_c": 0.1}, {"status": "failed"}, {"crps_c": 0.2}])
     '2 (+1 failed)'
     """
-    failed = sum(r.get("status") == "failed" for r in rows)
+    failed = failed_seeds(rows)
     return f"{len(rows) - failed}" + (f" (+{failed} failed)" if failed else "")
+
+
+def failed_seeds(rows: list[dict]) -> int:
+    """Rows of seeds that have no scores (``status`` failed: e.g. no ensemble to draw)."""
+    return sum(r.get("status") == "failed" for r in rows)
 
 
 def _table(rows_by_method: dict[str, list[dict]]) -> list[str]:
@@ -135,8 +141,9 @@ def uncertainty_markdown(results: dict) -> str:
         )
         + ".",
         "",
-        "Calibration: σ (°C) per distance bin (1, 2, 3, 4–5, 6–7, 8–11, 12–15, 16–23, 24+ "
-        "frames, never observed) and the weight w of the members' own spread within a bin: "
+        "Calibration: σ (°C) per distance bin (frames to the nearest observation: "
+        f"{', '.join(distance_bin_labels())}) and the weight w of the members' own spread "
+        "within a bin: "
         + "; ".join(
             f"{label(k)} " + ", ".join(_calibration_cell(c) for c in v)
             for k, v in results["calibration"].items()

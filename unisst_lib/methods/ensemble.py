@@ -18,6 +18,7 @@ correction fitted on withheld *observed* pixels (:class:`SpreadCalibration`):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "antithetic",
     "calibrate_members",
     "distance_bin",
+    "distance_bin_labels",
     "fit_sigma",
     "fit_spread_scale",
     "gap_distance",
@@ -114,6 +116,21 @@ def gap_distance(missing: np.ndarray) -> np.ndarray:
         nxt = np.where(missing[t], nxt, t)
         out[t] = np.minimum(out[t], nxt - t)
     return out
+
+
+def distance_bin_labels() -> list[str]:
+    """The :data:`DISTANCE_EDGES` bins in words (frames to the nearest observation).
+
+    >>> ", ".join(distance_bin_labels())
+    '1, 2, 3, 4–5, 6–7, 8–11, 12–15, 16–23, 24+, never'
+    """
+    out = []
+    for lo, hi in itertools.pairwise(DISTANCE_EDGES):
+        if math.isinf(hi):
+            out.append(f"{lo:g}+")
+        else:
+            out.append(f"{lo:g}" if hi == lo + 1 else f"{lo:g}–{hi - 1:g}")
+    return [*out, "never"]
 
 
 def distance_bin(distance: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from unisst_lib.methods.ensemble import (
     SpreadCalibration,
     antithetic,
     calibrate_members,
+    distance_bin_labels,
     fit_spread_scale,
     gap_distance,
     member_seed,
@@ -249,8 +250,8 @@ def _error_comment(ens: Ensemble) -> str:
             else f"spread factors {', '.join(f'{f:.2f}' for f in cal.factors)}"
         )
         how = (
-            "calibrated by the distance in time to the nearest observation (frames 1, 2, 3, "
-            f"4-5, 6-7, 8-11, 12-15, 16-23, 24+, never: {per_bin}; weight of the members' "
-            f"own spread {cal.weight:g}), fitted on {cal.fitted_on}"
+            "calibrated by the distance in time to the nearest observation (frames "
+            f"{', '.join(distance_bin_labels())}: {per_bin}; weight of the members' own "
+            f"spread {cal.weight:g}), fitted on {cal.fitted_on}"
         )
     return f"N = {n} members; {how}; 0 where observed, NaN on land"
