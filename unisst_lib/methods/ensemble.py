@@ -152,11 +152,10 @@ class SpreadCalibration:
     σ within the bin — chosen by the Gaussian CRPS on the withheld pixels.
 
     The level of a bin is in the data's units, not relative to the members' spread:
-    on the twin's validation windows the spread of a stochastic generator grows with
-    the share of pixels withheld (its RMS 3.1 × 10⁻³ °C with a quarter of the observed
-    pixels withheld, 2.7 × 10⁻³ on the real gaps) while the error at a given distance
-    does not, so a factor relative to the spread, fitted on withheld pixels, shrank σ
-    on the real gaps (benchmarks/uncertainty.md). Without ``levels`` (a constant
+    on the twin's validation windows the spread of a stochastic generator grew with
+    the share of pixels withheld while the error at a given distance did not, so a
+    factor relative to the spread, fitted on withheld pixels, shrank σ on the real
+    gaps (the notes of benchmarks/uncertainty.md). Without ``levels`` (a constant
     factor, or a calibration stored by unisst before the levels) σ is
     ``factors[k] · s̄ₖ · (s / s̄ₖ)^weight``.
 
