@@ -205,19 +205,18 @@ def test_calibrations_scale_the_spread_as_documented(ckpts):
     # the checkpoint's calibration, asked for
     expected = sigma_by_hand(raw, seen, needed, STORED.factors, STORED.weight, STORED.levels)
     assert {1, 2, 3, 4, math.inf} <= set(distance_by_hand(seen)[needed].tolist())  # 5+ bins
-    for how in ("checkpoint",):
-        res = run("stored", calibration=how)
-        err = res["sst_error"].values
-        np.testing.assert_allclose(err[needed], expected[needed], rtol=1e-5)
-        assert (err[seen] == 0).all()
-        # the members are spread to match it
-        kept = res["sst_members"].values.astype(np.float64)
-        np.testing.assert_allclose(
-            math.sqrt(1.5) * kept.std(axis=0, ddof=1)[needed], err[needed], rtol=1e-3
-        )
-        assert res.attrs["unisst_spread_calibration"] == "a test"
-        comment = res["sst_error"].attrs["comment"]
-        assert "sigma 0.1, 0.2, 0.3" in comment and "spread 0.5), fitted on a test" in comment
+    res = run("stored", calibration="checkpoint")
+    err = res["sst_error"].values
+    np.testing.assert_allclose(err[needed], expected[needed], rtol=1e-5)
+    assert (err[seen] == 0).all()
+    # the members are spread to match it
+    kept = res["sst_members"].values.astype(np.float64)
+    np.testing.assert_allclose(
+        math.sqrt(1.5) * kept.std(axis=0, ddof=1)[needed], err[needed], rtol=1e-3
+    )
+    assert res.attrs["unisst_spread_calibration"] == "a test"
+    comment = res["sst_error"].attrs["comment"]
+    assert "sigma 0.1, 0.2, 0.3" in comment and "spread 0.5), fitted on a test" in comment
     # auto fits on the data's withheld observed pixels, with or without a stored one
     auto = run(calibration="auto")
     assert auto.attrs["unisst_spread_calibration"] == "sst: withheld observed pixels"
